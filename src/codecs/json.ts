@@ -1,0 +1,18 @@
+import { asBuffer, type Codec } from './codec.js';
+
+const JSON_CODEC: Codec<unknown> = {
+  name: 'json',
+  encode(value) {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new TypeError(`${typeof value} is not JSON-serialisable`);
+    return Buffer.from(text, 'utf8');
+  },
+  decode(bytes) {
+    return JSON.parse(asBuffer(bytes).toString('utf8'));
+  },
+};
+
+/** JSON in UTF-8: the default codec. */
+export function json<T = unknown>(): Codec<T> {
+  return JSON_CODEC as Codec<T>;
+}

@@ -1,0 +1,47 @@
+export type {
+  Adapter,
+  AdapterFactory,
+  Capabilities,
+  Delivery,
+  HealthStatus,
+  StartFrom,
+  SubscribeOptions,
+  Subscription,
+  TransportRecord,
+} from './adapter.js';
+export { type Broker, type ConnectOptions, connect } from './broker.js';
+export * from './codecs/index.js';
+export type { Consumer, ConsumerOptions, ConsumerStats, Handler } from './consumer.js';
+export { consumerErrorChannel } from './consumer.js';
+export * from './errors.js';
+export type { Headers, Message, OutgoingMessage, Receipt } from './message.js';
+export { DEAD_LETTER_HEADERS, type DeadLetterOptions, deadLetter } from './middleware/dead-letter.js';
+export { backoffDelay, type RetryOptions, retry } from './middleware/retry.js';
+export { type TracingOptions, tracing } from './middleware/tracing.js';
+export { type StandardSchemaV1, type StandardSchemaV1Result, validate } from './middleware/validate.js';
+export type {
+  ConsumeContext,
+  ConsumerInfo,
+  ConsumeStage,
+  ConsumeStep,
+  Handle,
+  Middleware,
+  MiddlewareInput,
+  Next,
+  PublishContext,
+  PublishStage,
+  PublishStep,
+} from './pipeline.js';
+export type { Producer, ProducerOptions } from './producer.js';
+export { redactUrl, Secret } from './secret.js';
+export {
+  type BrokerConfig,
+  type KafkaConfig,
+  type KinesisConfig,
+  type MemoryConfig,
+  type PubSubConfig,
+  type PulsarConfig,
+  parseBrokerUrl,
+  type RabbitMqConfig,
+  URL_FORMS,
+} from './url.js';

@@ -1,0 +1,72 @@
+import { InvalidConfigError, isRetryable } from '../errors.js';
+import type { ConsumeContext, Middleware, Next } from '../pipeline.js';
+
+/** Options of {@link retry}. */
+export interface RetryOptions {
+  /** Total attempts, the first included (default 3). A redelivered message keeps its count. */
+  attempts?: number;
+  /** `exponential` doubles the delay each attempt; `fixed` keeps it (default exponential). */
+  backoff?: 'exponential' | 'fixed';
+  /** Delay before the second attempt, before jitter (default 100 ms). */
+  initialDelayMs?: number;
+  /** Upper bound of any delay (default 30 s). */
+  maxDelayMs?: number;
+  /** `full` picks the delay uniformly in [0, computed] (AWS "full jitter"); default full. */
+  jitter?: 'full' | 'none';
+  /** Return false to fail at once for errors that cannot succeed on retry. */
+  retryIf?: (error: unknown) => boolean;
+}
+
+/** The delay before attempt `attempt + 1`, without jitter. */
+export function backoffDelay(
+  attempt: number,
+  options: Required<Pick<RetryOptions, 'backoff' | 'initialDelayMs' | 'maxDelayMs'>>,
+): number {
+  const base = options.backoff === 'fixed' ? options.initialDelayMs : options.initialDelayMs * 2 ** (attempt - 1);
+  return Math.min(options.maxDelayMs, base);
+}
+
+/**
+ * Retries a failing handler in process with backoff. While a message waits it holds no
+ * concurrency slot, so other keys keep flowing; messages of its own key wait behind it, which
+ * keeps per-key order. Decode and validation errors are not retried. After the last attempt the
+ * error goes on to deadLetter() if present, else the message is nacked to the broker.
+ */
+export function retry(options: RetryOptions = {}): Middleware {
+  const attempts = options.attempts ?? 3;
+  const settings = {
+    backoff: options.backoff ?? 'exponential',
+    initialDelayMs: options.initialDelayMs ?? 100,
+    maxDelayMs: options.maxDelayMs ?? 30_000,
+  } as const;
+  const fullJitter = (options.jitter ?? 'full') === 'full';
+  const retryIf = options.retryIf;
+  if (!Number.isInteger(attempts) || attempts < 1) throw badOption('attempts', 'an integer >= 1');
+  if (!(settings.initialDelayMs >= 0)) throw badOption('initialDelayMs', 'a number >= 0');
+  if (!(settings.maxDelayMs >= settings.initialDelayMs)) throw badOption('maxDelayMs', 'a number >= initialDelayMs');
+
+  async function handle(ctx: ConsumeContext, next: Next<ConsumeContext>): Promise<void> {
+    for (;;) {
+      try {
+        await next(ctx);
+        return;
+      } catch (error) {
+        ctx.firstFailureAt ??= Date.now();
+        const message = ctx.message;
+        if (message.attempt >= attempts || !isRetryable(error) || (retryIf !== undefined && !retryIf(error)))
+          throw error;
+        const delay = backoffDelay(message.attempt, settings);
+        await ctx.sleep(fullJitter ? Math.random() * delay : delay);
+        message.attempt++;
+      }
+    }
+  }
+  return { name: 'retry', consume: { step: 'retry', handle } };
+}
+
+function badOption(name: string, expected: string): InvalidConfigError {
+  return new InvalidConfigError(`retry option ${name} must be ${expected}`, {
+    operation: 'configure retry',
+    hint: 'Example: retry({ attempts: 5, backoff: "exponential", initialDelayMs: 100, maxDelayMs: 30000 }).',
+  });
+}

@@ -1,0 +1,155 @@
+import type * as Otel from '@opentelemetry/api';
+import type { Headers } from '../message.js';
+import { optionalRequire } from '../optional-require.js';
+import type { ConsumeContext, Middleware, Next, PublishContext } from '../pipeline.js';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  MESSAGING_SYSTEM,
+} from './semconv.js';
+import { extractTraceContext, injectTraceContext } from './trace-context.js';
+
+type OtelApi = typeof Otel;
+
+/** Options of {@link tracing}. */
+export interface TracingOptions {
+  /** Tracer name (default "polybus"). */
+  tracerName?: string;
+}
+
+const HEADERS_GETTER: Otel.TextMapGetter<Headers> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => carrier[key],
+};
+const HEADERS_SETTER: Otel.TextMapSetter<Headers> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
+};
+
+/**
+ * OpenTelemetry tracing with `@opentelemetry/api` only (an optional peer dependency; install an
+ * SDK to export spans). One PRODUCER span per send call, whose context is injected into every
+ * message as W3C `traceparent`/`tracestate`; one CONSUMER span per delivery, a child of the
+ * producer's span, active while the handler runs. Names and attributes follow the messaging
+ * semantic conventions (`send orders`, `process orders`, `messaging.*`).
+ */
+export function tracing(options: TracingOptions = {}): Middleware {
+  const api = optionalRequire<OtelApi>('@opentelemetry/api', 'tracing()');
+  const tracer = api.trace.getTracer(options.tracerName ?? 'polybus');
+  const { SpanKind, SpanStatusCode, ROOT_CONTEXT, context: contextApi, propagation, trace } = api;
+
+  function inject(activeContext: Otel.Context, span: Otel.Span, headers: Headers): void {
+    const withSpan = trace.setSpan(activeContext, span);
+    propagation.inject(withSpan, headers, HEADERS_SETTER);
+    // Without a registered propagator the API injects nothing: fall back to W3C trace context.
+    if (headers.traceparent === undefined) {
+      const spanContext = span.spanContext();
+      if (trace.isSpanContextValid(spanContext)) {
+        injectTraceContext(
+          {
+            traceId: spanContext.traceId,
+            spanId: spanContext.spanId,
+            traceFlags: spanContext.traceFlags,
+            traceState: spanContext.traceState?.serialize(),
+          },
+          headers,
+        );
+      }
+    }
+  }
+
+  function extract(headers: Headers): Otel.Context {
+    // Start from the root, not the active context: a consumer must not inherit whatever context
+    // happened to be active where the broker client called back (memory:// delivers in-process).
+    const root = ROOT_CONTEXT;
+    const extracted = propagation.extract(root, headers, HEADERS_GETTER);
+    if (trace.getSpanContext(extracted) !== undefined) return extracted;
+    const w3c = extractTraceContext(headers);
+    if (w3c === undefined) return root;
+    return trace.setSpanContext(root, {
+      traceId: w3c.traceId,
+      spanId: w3c.spanId,
+      traceFlags: w3c.traceFlags,
+      isRemote: true,
+    });
+  }
+
+  function fail(span: Otel.Span, error: unknown): void {
+    if (error instanceof Error) span.recordException(error);
+    span.setAttribute(ATTR_ERROR_TYPE, error instanceof Error ? error.name : typeof error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  }
+
+  async function publish(ctx: PublishContext, next: Next<PublishContext>): Promise<void> {
+    const attributes: Otel.Attributes = {
+      [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM[ctx.broker] ?? ctx.broker,
+      [ATTR_MESSAGING_OPERATION_NAME]: 'send',
+      [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+      [ATTR_MESSAGING_DESTINATION_NAME]: ctx.topic,
+    };
+    if (ctx.records.length > 1) attributes[ATTR_MESSAGING_BATCH_MESSAGE_COUNT] = ctx.records.length;
+    const active = contextApi.active();
+    const span = tracer.startSpan(`send ${ctx.topic}`, { kind: SpanKind.PRODUCER, attributes }, active);
+    // One span for the whole send: inject once, then copy the headers into each record.
+    const traceHeaders: Headers = {};
+    inject(active, span, traceHeaders);
+    if (traceHeaders.traceparent !== undefined) {
+      const records = ctx.records;
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i];
+        if (record) record.headers = { ...record.headers, ...traceHeaders };
+      }
+    }
+    try {
+      await next(ctx);
+      const receipt = ctx.receipts.length === 1 ? ctx.receipts[0] : undefined;
+      if (receipt) span.setAttribute(ATTR_MESSAGING_MESSAGE_ID, receipt.id);
+    } catch (error) {
+      fail(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  async function consume(ctx: ConsumeContext, next: Next<ConsumeContext>): Promise<void> {
+    const { message, consumer } = ctx;
+    const parent = extract(message.headers);
+    const span = tracer.startSpan(
+      `process ${message.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM[consumer.broker] ?? consumer.broker,
+          [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+          [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+          [ATTR_MESSAGING_DESTINATION_NAME]: message.topic,
+          [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: consumer.group,
+          [ATTR_MESSAGING_MESSAGE_ID]: message.id,
+        },
+      },
+      parent,
+    );
+    try {
+      await contextApi.with(trace.setSpan(parent, span), next, undefined, ctx);
+    } catch (error) {
+      fail(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  return {
+    name: 'tracing',
+    publish: { step: 'trace', handle: publish },
+    consume: { step: 'trace', handle: consume },
+  };
+}
