@@ -64,8 +64,54 @@ export interface Consumer<T> {
   readonly stats: ConsumerStats;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Published on diagnostics_channel `polybus:consumer:error` for every failed message. */
 export const consumerErrorChannel = channel('polybus:consumer:error');
+
+/** The message a handler sees: the decoded value and attempt, the rest read from the delivery. */
+class DeliveredMessage<T> implements Message<T> {
+  value: T;
+  attempt: number;
+  readonly #delivery: Delivery;
+
+  constructor(delivery: Delivery) {
+    this.#delivery = delivery;
+    this.value = undefined as T;
+    this.attempt = delivery.attempt;
+  }
+
+  get id(): string {
+    return this.#delivery.id;
+  }
+  get topic(): string {
+    return this.#delivery.topic;
+  }
+  get key(): string | undefined {
+    return this.#delivery.key;
+  }
+  get headers(): Headers {
+    return this.#delivery.headers as Headers;
+  }
+  get timestamp(): number {
+    return this.#delivery.timestamp;
+  }
+  get payload(): Uint8Array {
+    return this.#delivery.value;
+  }
+  get raw(): unknown {
+    return this.#delivery.raw;
+  }
+
+  /** Plain fields for console.log and JSON (getters are not own properties). */
+  toJSON(): Omit<Message<T>, 'raw' | 'payload'> {
+    const { id, topic, key, value, headers, timestamp, attempt } = this;
+    return { id, topic, key, value, headers, timestamp, attempt };
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): object {
+    return { ...this.toJSON(), payload: this.payload };
+  }
+}
 
 /** One delivery on its way through the chain. Methods, not closures, so nothing is allocated per message but this. */
 class DeliveryContext<T> implements ConsumeContext<T> {
@@ -79,17 +125,7 @@ class DeliveryContext<T> implements ConsumeContext<T> {
     this.#owner = owner;
     this.delivery = delivery;
     this.consumer = owner.info;
-    this.message = {
-      id: delivery.id,
-      topic: delivery.topic,
-      key: delivery.key,
-      value: undefined as T,
-      headers: delivery.headers as Headers,
-      timestamp: delivery.timestamp,
-      attempt: delivery.attempt,
-      payload: delivery.value,
-      raw: delivery.raw,
-    };
+    this.message = new DeliveredMessage<T>(delivery);
   }
 
   sleep(ms: number): Promise<void> {
@@ -160,7 +196,11 @@ export class ConsumerImpl<T> implements Consumer<T> {
     if (typeof handler !== 'function') throw badOption('handler', 'a function (message) => Promise<void>');
     const codec = (this.#options.codec ?? json()) as Codec<unknown>;
     const middleware = [codecMiddleware(codec), ...(this.#options.use ?? []).map(toMiddleware)];
-    this.#chain = composeConsume(middleware, (ctx) => Promise.resolve(handler(ctx.message as Message<T>)));
+    this.#chain = composeConsume(middleware, (ctx) => {
+      const result = handler(ctx.message as Message<T>);
+      // A synchronous handler: share one resolved promise instead of allocating one per message.
+      return result === undefined ? RESOLVED : Promise.resolve(result);
+    });
     this.#subscription = await this.#adapter.subscribe({
       topic: this.#options.topic,
       group: this.#options.group,

@@ -69,7 +69,9 @@ export class ProducerImpl<T> implements Producer<T> {
     const { maxMessageBytes, maxBatch } = this.#adapter.capabilities;
     const records = ctx.records;
     for (let i = 0; i < records.length; i++) {
-      const size = recordSize(records[i] as TransportRecord);
+      const record = records[i] as TransportRecord;
+      if (recordSize(record) <= maxMessageBytes) continue;
+      const size = exactRecordSize(record);
       if (size > maxMessageBytes) throw new MessageTooLargeError(this.#adapter.broker, size, maxMessageBytes);
     }
     if (records.length <= maxBatch) {
@@ -92,7 +94,16 @@ export class ProducerImpl<T> implements Producer<T> {
 
 /** Bytes a record takes on the wire, approximately: payload, key and headers. */
 function recordSize(record: TransportRecord): number {
-  let size = record.value.byteLength + (record.key ? Buffer.byteLength(record.key) : 0);
-  for (const name in record.headers) size += name.length + (record.headers[name]?.length ?? 0);
+  // UTF-16 length × 3 bounds the UTF-8 length; count exactly only when the bound is near the limit.
+  let upper = record.value.byteLength + (record.key === undefined ? 0 : record.key.length * 3);
+  const headers = record.headers;
+  for (const name in headers) upper += (name.length + (headers[name]?.length ?? 0)) * 3;
+  return upper;
+}
+
+function exactRecordSize(record: TransportRecord): number {
+  let size = record.value.byteLength + (record.key === undefined ? 0 : Buffer.byteLength(record.key));
+  const headers = record.headers;
+  for (const name in headers) size += Buffer.byteLength(name) + Buffer.byteLength(headers[name] ?? '');
   return size;
 }

@@ -1,10 +1,12 @@
 import { type BrokerName, InvalidUrlError } from './errors.js';
 import { redactUrl, Secret } from './secret.js';
 
-/** `memory://[name]`: an in-process broker; connections with the same name share it. */
+/** `memory://[name][?retention=10000]`: an in-process broker; connections with the same name share it. */
 export interface MemoryConfig {
   broker: 'memory';
   name: string;
+  /** Messages kept per topic once every group has read them (default 10,000). */
+  retention: number;
 }
 
 /** `kafka://host:9092,host2:9092?clientId=app&ssl=true&sasl=plain&username=u&password=p` */
@@ -62,7 +64,7 @@ export type BrokerConfig = MemoryConfig | KafkaConfig | RabbitMqConfig | Kinesis
 
 /** The URL forms, shown in errors so that users see what is expected. */
 export const URL_FORMS: Readonly<Record<Exclude<BrokerName, 'core'>, string>> = {
-  memory: 'memory:// or memory://<name>',
+  memory: 'memory:// or memory://<name>[?retention=10000]',
   kafka:
     'kafka://host:9092[,host2:9092][?clientId=app&ssl=true&sasl=plain|scram-sha-256|scram-sha-512&username=u&password=p]',
   rabbitmq: 'amqp://[user:pass@]host[:5672][/vhost][?heartbeat=30&exchange=polybus] or amqps://…',
@@ -87,7 +89,7 @@ const SCHEMES: Record<string, Exclude<BrokerName, 'core'>> = {
 
 /** Query parameters each broker understands; anything else is a typo we report. */
 const KNOWN_PARAMS: Record<Exclude<BrokerName, 'core'>, ReadonlySet<string>> = {
-  memory: new Set(),
+  memory: new Set(['retention']),
   kafka: new Set(['clientId', 'ssl', 'sasl', 'username', 'password']),
   rabbitmq: new Set(['heartbeat', 'exchange']),
   kinesis: new Set(['endpoint', 'shards', 'accessKeyId', 'secretAccessKey']),
@@ -113,8 +115,9 @@ export function parseBrokerUrl(url: string): BrokerConfig {
   }
   let parsed: URL;
   try {
-    // Kafka lists several host:port pairs, which WHATWG URL rejects: parse the first, keep the rest.
-    parsed = new URL(broker === 'kafka' ? url.replace(/^kafka:\/\/([^/?,]*)(,[^/?]*)?/i, 'kafka://$1') : url);
+    // Kafka lists several host:port pairs, which WHATWG URL rejects: parse only the query here,
+    // parseKafka checks the host list itself.
+    parsed = new URL(broker === 'kafka' ? url.replace(/^kafka:\/\/[^/?]*/i, 'kafka://hosts') : url);
   } catch {
     // The URL parser's own error quotes the input, password included: do not chain it.
     throw invalid(broker, 'it is not a valid URL', url);
@@ -125,8 +128,14 @@ export function parseBrokerUrl(url: string): BrokerConfig {
     }
   }
   switch (broker) {
-    case 'memory':
-      return { broker, name: decodeURIComponent(parsed.host + parsed.pathname.replace(/^\/+/, '')) || 'default' };
+    case 'memory': {
+      const retention = parsed.searchParams.get('retention');
+      return {
+        broker,
+        name: decodeURIComponent(parsed.host + parsed.pathname.replace(/^\/+/, '')) || 'default',
+        retention: retention === null ? 10_000 : parseInteger('memory', 'retention', retention, 1, 1e9, url),
+      };
+    }
     case 'kafka':
       return parseKafka(url, parsed);
     case 'rabbitmq':

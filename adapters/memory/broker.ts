@@ -28,27 +28,34 @@ export interface MemoryRawMessage {
 }
 
 class MemoryDelivery implements Delivery {
-  readonly id: string;
-  readonly topic: string;
-  readonly key: string | undefined;
-  readonly value: Uint8Array;
-  readonly headers: Headers;
-  readonly timestamp: number;
-  readonly attempt: number;
   readonly record: StoredRecord;
+  readonly attempt: number;
   readonly member: Member;
   settled = false;
 
   constructor(record: StoredRecord, attempt: number, member: Member) {
     this.record = record;
-    this.id = record.id;
-    this.topic = record.topic;
-    this.key = record.key;
-    this.value = record.value;
-    this.headers = record.headers;
-    this.timestamp = record.timestamp;
     this.attempt = attempt;
     this.member = member;
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+  get topic(): string {
+    return this.record.topic;
+  }
+  get key(): string | undefined {
+    return this.record.key;
+  }
+  get value(): Uint8Array {
+    return this.record.value;
+  }
+  get headers(): Headers {
+    return this.record.headers;
+  }
+  get timestamp(): number {
+    return this.record.timestamp;
   }
 
   get raw(): MemoryRawMessage {
@@ -98,10 +105,17 @@ class Member implements Subscription {
   }
 }
 
+/** Which member holds a key's messages, and how many it holds unsettled. */
+interface KeyOwner {
+  member: Member;
+  count: number;
+}
+
 /**
  * A consumer group on one topic: a cursor into the log, the messages handed back for
- * redelivery, and a lock per key so that a key's messages are never out at once (which keeps
- * per-key order across members and redeliveries, like Kafka partitions or Pulsar Key_Shared).
+ * redelivery, and an owner per key: while a member holds unsettled messages of a key, the rest
+ * of that key goes to it too (its consumer runs them one at a time, in order), never to a peer.
+ * That keeps per-key order across members, like a Kafka partition or Pulsar Key_Shared.
  */
 class Group {
   readonly name: string;
@@ -109,12 +123,12 @@ class Group {
   cursor: number;
   readonly members: Member[] = [];
   readonly #ready = new Queue<Redelivery>();
-  /** Key → the record allowed out for that key (in flight, scheduled or at the front of ready). */
-  readonly #keyOwner = new Map<string, StoredRecord>();
-  /** Key → records of that key waiting for the owner to be acked. */
+  readonly #owners = new Map<string, KeyOwner>();
+  /** Messages of a key whose owner was paused when they came up; released when the owner lets go. */
   readonly #blocked = new Map<string, Queue<Redelivery>>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #nextMember = 0;
+  #takenAttempt = 1;
   #scheduled = false;
   readonly #pumpNow = (): void => {
     this.#scheduled = false;
@@ -137,12 +151,17 @@ class Group {
   leave(member: Member): void {
     const index = this.members.indexOf(member);
     if (index >= 0) this.members.splice(index, 1);
-    // Whatever it still held goes back, to a peer now or to whoever joins next.
-    for (const delivery of member.unsettled) {
-      delivery.settled = true;
-      this.#requeue({ record: delivery.record, attempt: delivery.attempt + 1 });
+    for (const [key, owner] of this.#owners) {
+      if (owner.member === member) this.#release(key);
     }
+    // Whatever it still held goes back in front, in its original order, to a peer or whoever joins next.
+    const held = [...member.unsettled];
     member.unsettled.clear();
+    for (let i = held.length - 1; i >= 0; i--) {
+      const delivery = held[i] as MemoryDelivery;
+      delivery.settled = true;
+      this.#ready.unshift({ record: delivery.record, attempt: delivery.attempt + 1 });
+    }
     this.schedule();
   }
 
@@ -153,19 +172,43 @@ class Group {
   }
 
   pump(): void {
-    const members = this.members;
-    for (;;) {
-      const member = this.#pickMember(members);
-      if (member === undefined) return;
-      const next = this.#takeNext();
-      if (next === undefined) return;
-      const delivery = new MemoryDelivery(next.record, next.attempt, member);
+    while (this.#anyMemberReady()) {
+      const record = this.#takeNext();
+      if (record === undefined) break;
+      const attempt = this.#takenAttempt;
+      const key = record.key;
+      let member: Member;
+      if (key === undefined) {
+        member = this.#pickMember();
+      } else {
+        const owner = this.#owners.get(key);
+        if (owner === undefined) {
+          member = this.#pickMember();
+          this.#owners.set(key, { member, count: 1 });
+        } else if (!owner.member.paused && !this.#blocked.has(key)) {
+          member = owner.member;
+          owner.count++;
+        } else {
+          this.#block(key, record, attempt);
+          continue;
+        }
+      }
+      const delivery = new MemoryDelivery(record, attempt, member);
       member.unsettled.add(delivery);
       member.onDelivery(delivery);
     }
+    this.topic.trim();
   }
 
-  #pickMember(members: Member[]): Member | undefined {
+  #anyMemberReady(): boolean {
+    const members = this.members;
+    for (let i = 0; i < members.length; i++) if (!(members[i] as Member).paused) return true;
+    return false;
+  }
+
+  /** Round-robin over members that are not paused; call only after #anyMemberReady(). */
+  #pickMember(): Member {
+    const members = this.members;
     const count = members.length;
     for (let i = 0; i < count; i++) {
       const member = members[(this.#nextMember + i) % count] as Member;
@@ -174,74 +217,68 @@ class Group {
         return member;
       }
     }
-    return undefined;
+    return members[0] as Member;
   }
 
-  /** The next record this group may hand out, locking its key. */
-  #takeNext(): Redelivery | undefined {
-    const log = this.topic.log;
-    for (;;) {
-      let next = this.#ready.shift();
-      if (next === undefined) {
-        if (this.cursor >= log.length) return undefined;
-        const record = log[this.cursor++] as StoredRecord;
-        next = { record, attempt: 1 };
-      }
-      const key = next.record.key;
-      if (key === undefined) return next;
-      const owner = this.#keyOwner.get(key);
-      if (owner === undefined) {
-        this.#keyOwner.set(key, next.record);
-        return next;
-      }
-      if (owner === next.record) return next;
-      let waiting = this.#blocked.get(key);
-      if (waiting === undefined) {
-        waiting = new Queue<Redelivery>();
-        this.#blocked.set(key, waiting);
-      }
-      waiting.push(next);
+  /** The next record to hand out: redeliveries first, then the log. Its attempt goes in #takenAttempt. */
+  #takeNext(): StoredRecord | undefined {
+    const redelivery = this.#ready.shift();
+    if (redelivery !== undefined) {
+      this.#takenAttempt = redelivery.attempt;
+      return redelivery.record;
     }
+    if (this.cursor >= this.topic.end) return undefined;
+    this.#takenAttempt = 1;
+    return this.topic.at(this.cursor++);
+  }
+
+  #block(key: string, record: StoredRecord, attempt: number): void {
+    let waiting = this.#blocked.get(key);
+    if (waiting === undefined) {
+      waiting = new Queue<Redelivery>();
+      this.#blocked.set(key, waiting);
+    }
+    waiting.push({ record, attempt });
   }
 
   settle(delivery: MemoryDelivery, redeliver: boolean, delayMs: number): void {
     delivery.member.unsettled.delete(delivery);
+    const key = delivery.key;
     if (redeliver) {
       const again: Redelivery = { record: delivery.record, attempt: delivery.attempt + 1 };
       if (delayMs > 0) {
+        // Hold the key meanwhile, so no later message of it overtakes the one coming back.
+        const hold = key === undefined ? undefined : this.#owners.get(key);
+        if (hold) hold.count++;
         const timer = setTimeout(() => {
           this.#timers.delete(timer);
-          this.#requeue(again);
+          this.#ready.unshift(again);
+          if (key !== undefined) this.#letGo(key);
           this.schedule();
         }, delayMs);
         timer.unref();
         this.#timers.add(timer);
       } else {
-        this.#requeue(again);
+        this.#ready.unshift(again);
       }
-    } else {
-      this.#release(delivery.record);
     }
+    if (key !== undefined) this.#letGo(key);
     this.schedule();
   }
 
-  /** Back to the front; its key stays locked by it so nothing of that key overtakes it. */
-  #requeue(redelivery: Redelivery): void {
-    this.#ready.unshift(redelivery);
+  #letGo(key: string): void {
+    const owner = this.#owners.get(key);
+    if (owner !== undefined && --owner.count <= 0) this.#release(key);
   }
 
-  #release(record: StoredRecord): void {
-    const key = record.key;
-    if (key === undefined) return;
+  /** The key is free: messages that waited for it go back to the front, in order. */
+  #release(key: string): void {
+    this.#owners.delete(key);
     const waiting = this.#blocked.get(key);
-    const next = waiting?.shift();
-    if (next === undefined) {
-      this.#keyOwner.delete(key);
-      return;
-    }
-    if (waiting?.length === 0) this.#blocked.delete(key);
-    this.#keyOwner.set(key, next.record);
-    this.#ready.unshift(next);
+    if (waiting === undefined) return;
+    this.#blocked.delete(key);
+    const records = waiting.drain();
+    for (let i = records.length - 1; i >= 0; i--) this.#ready.unshift(records[i] as Redelivery);
   }
 
   dispose(): void {
@@ -250,13 +287,51 @@ class Group {
   }
 }
 
+/**
+ * A topic's log. Offsets are absolute; once every group has read past the oldest messages and
+ * the log holds more than `retention` messages, the read prefix is dropped (like Kafka's
+ * retention), which bounds memory under sustained load.
+ */
 class Topic {
   readonly name: string;
-  readonly log: StoredRecord[] = [];
   readonly groups = new Map<string, Group>();
+  readonly #retention: number;
+  #log: StoredRecord[] = [];
+  #base = 0;
 
-  constructor(name: string) {
+  constructor(name: string, retention: number) {
     this.name = name;
+    this.#retention = retention;
+  }
+
+  /** Offset the next appended message gets. */
+  get end(): number {
+    return this.#base + this.#log.length;
+  }
+
+  /** Oldest offset still stored. */
+  get start(): number {
+    return this.#base;
+  }
+
+  at(offset: number): StoredRecord {
+    return this.#log[offset - this.#base] as StoredRecord;
+  }
+
+  append(record: StoredRecord): void {
+    this.#log.push(record);
+  }
+
+  trim(): void {
+    const log = this.#log;
+    if (log.length <= this.#retention) return;
+    let keepFrom = this.end - this.#retention;
+    for (const group of this.groups.values()) if (group.cursor < keepFrom) keepFrom = group.cursor;
+    const drop = keepFrom - this.#base;
+    // Drop in large steps: slicing is O(retained).
+    if (drop < 4096 || drop * 4 < log.length) return;
+    this.#log = log.slice(drop);
+    this.#base = keepFrom;
   }
 }
 
@@ -264,16 +339,18 @@ class Topic {
 export class MemoryBroker {
   readonly name: string;
   readonly #topics = new Map<string, Topic>();
+  readonly #retention: number;
   #nextId = 0;
 
-  constructor(name: string) {
+  constructor(name: string, retention: number) {
     this.name = name;
+    this.#retention = retention;
   }
 
   #topic(name: string): Topic {
     let topic = this.#topics.get(name);
     if (topic === undefined) {
-      topic = new Topic(name);
+      topic = new Topic(name, this.#retention);
       this.#topics.set(name, topic);
     }
     return topic;
@@ -284,14 +361,14 @@ export class MemoryBroker {
     const receipts: Receipt[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as TransportRecord;
-      const offset = topic.log.length;
+      const offset = topic.end;
       const id = String(++this.#nextId);
       let headers = EMPTY_HEADERS;
       for (const _ in record.headers) {
         headers = { ...record.headers };
         break;
       }
-      topic.log.push({
+      topic.append({
         id,
         topic: topicName,
         offset,
@@ -300,7 +377,7 @@ export class MemoryBroker {
         headers,
         timestamp: record.timestamp,
       });
-      receipts[i] = { id, topic: topicName, partition: 0, sequence: String(offset) };
+      receipts[i] = { id, topic: topicName };
     }
     for (const group of topic.groups.values()) group.schedule();
     return receipts;
@@ -310,16 +387,16 @@ export class MemoryBroker {
     const topic = this.#topic(options.topic);
     let group = topic.groups.get(options.group);
     if (group === undefined) {
-      group = new Group(topic, options.group, options.from === 'earliest' ? 0 : topic.log.length);
+      group = new Group(topic, options.group, options.from === 'earliest' ? topic.start : topic.end);
       topic.groups.set(options.group, group);
     }
     return group.join(options.onDelivery);
   }
 
-  /** Messages stored per topic (for tests and debugging). */
+  /** Messages ever published per topic (for tests and debugging). */
   topicSizes(): Record<string, number> {
     const sizes: Record<string, number> = {};
-    for (const [name, topic] of this.#topics) sizes[name] = topic.log.length;
+    for (const [name, topic] of this.#topics) sizes[name] = topic.end;
     return sizes;
   }
 

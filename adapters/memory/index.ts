@@ -19,10 +19,10 @@ export const MEMORY_CAPABILITIES: Capabilities = Object.freeze({
 
 const brokers = new Map<string, MemoryBroker>();
 
-function brokerNamed(name: string): MemoryBroker {
+function brokerNamed(name: string, retention: number): MemoryBroker {
   let broker = brokers.get(name);
   if (broker === undefined) {
-    broker = new MemoryBroker(name);
+    broker = new MemoryBroker(name, retention);
     brokers.set(name, broker);
   }
   return broker;
@@ -47,21 +47,23 @@ class MemoryAdapter implements Adapter {
   readonly broker = 'memory' as const;
   readonly capabilities = MEMORY_CAPABILITIES;
   readonly #name: string;
+  readonly #retention: number;
   readonly #subscriptions = new Set<Subscription>();
   #closed = false;
 
-  constructor(name: string) {
-    this.#name = name;
+  constructor(config: MemoryConfig) {
+    this.#name = config.name;
+    this.#retention = config.retention;
   }
 
   publish(topic: string, records: readonly TransportRecord[]): Promise<Receipt[]> {
     if (this.#closed) return Promise.reject(new ClosedError('connection', 'publish', 'memory'));
-    return Promise.resolve(brokerNamed(this.#name).publish(topic, records));
+    return Promise.resolve(brokerNamed(this.#name, this.#retention).publish(topic, records));
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('connection', 'subscribe', 'memory');
-    const subscription = brokerNamed(this.#name).subscribe(options);
+    const subscription = brokerNamed(this.#name, this.#retention).subscribe(options);
     this.#subscriptions.add(subscription);
     return {
       pause: () => subscription.pause(),
@@ -93,5 +95,5 @@ export async function createAdapter(config: MemoryConfig): Promise<Adapter> {
       hint: 'Use a memory:// URL.',
     });
   }
-  return new MemoryAdapter(config.name);
+  return new MemoryAdapter({ ...config, retention: config.retention ?? 10_000 });
 }

@@ -2,7 +2,7 @@ import type { Codec } from './codec.js';
 
 /** The part of a protobufjs message `Type` polybus uses (`root.lookupType('pkg.Order')`). */
 export interface ProtobufType {
-  verify(message: Record<string, unknown>): string | null;
+  verify(message: unknown): string | null;
   fromObject(object: Record<string, unknown>): unknown;
   encode(message: unknown): { finish(): Uint8Array };
   decode(bytes: Uint8Array): unknown;
@@ -18,9 +18,10 @@ export function protobuf<T extends Record<string, unknown>>(type: ProtobufType):
   return {
     name: 'protobuf',
     encode(value) {
-      const problem = type.verify(value);
+      const message = type.fromObject(value);
+      const problem = type.verify(message);
       if (problem) throw new TypeError(problem);
-      return type.encode(type.fromObject(value)).finish();
+      return type.encode(message).finish();
     },
     decode(bytes) {
       return type.toObject(type.decode(bytes), { longs: String, enums: String, defaults: true }) as T;

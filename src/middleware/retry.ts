@@ -9,7 +9,7 @@ export interface RetryOptions {
   backoff?: 'exponential' | 'fixed';
   /** Delay before the second attempt, before jitter (default 100 ms). */
   initialDelayMs?: number;
-  /** Upper bound of any delay (default 30 s). */
+  /** Upper bound of any delay (default 30 s, or initialDelayMs if larger). */
   maxDelayMs?: number;
   /** `full` picks the delay uniformly in [0, computed] (AWS "full jitter"); default full. */
   jitter?: 'full' | 'none';
@@ -37,7 +37,7 @@ export function retry(options: RetryOptions = {}): Middleware {
   const settings = {
     backoff: options.backoff ?? 'exponential',
     initialDelayMs: options.initialDelayMs ?? 100,
-    maxDelayMs: options.maxDelayMs ?? 30_000,
+    maxDelayMs: options.maxDelayMs ?? Math.max(30_000, options.initialDelayMs ?? 0),
   } as const;
   const fullJitter = (options.jitter ?? 'full') === 'full';
   const retryIf = options.retryIf;

@@ -1,7 +1,7 @@
 import type * as Otel from '@opentelemetry/api';
 import type { Headers } from '../message.js';
 import { optionalRequire } from '../optional-require.js';
-import type { ConsumeContext, Middleware, Next, PublishContext } from '../pipeline.js';
+import type { ConsumeContext, ConsumerInfo, Middleware, Next, PublishContext } from '../pipeline.js';
 import {
   ATTR_ERROR_TYPE,
   ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
@@ -68,12 +68,14 @@ export function tracing(options: TracingOptions = {}): Middleware {
   function extract(headers: Headers): Otel.Context {
     // Start from the root, not the active context: a consumer must not inherit whatever context
     // happened to be active where the broker client called back (memory:// delivers in-process).
-    const root = ROOT_CONTEXT;
-    const extracted = propagation.extract(root, headers, HEADERS_GETTER);
-    if (trace.getSpanContext(extracted) !== undefined) return extracted;
+    // Without a registered propagator (no fields), skip the API and read W3C headers directly.
+    if (propagation.fields().length > 0) {
+      const extracted = propagation.extract(ROOT_CONTEXT, headers, HEADERS_GETTER);
+      if (trace.getSpanContext(extracted) !== undefined) return extracted;
+    }
     const w3c = extractTraceContext(headers);
-    if (w3c === undefined) return root;
-    return trace.setSpanContext(root, {
+    if (w3c === undefined) return ROOT_CONTEXT;
+    return trace.setSpanContext(ROOT_CONTEXT, {
       traceId: w3c.traceId,
       spanId: w3c.spanId,
       traceFlags: w3c.traceFlags,
@@ -119,26 +121,38 @@ export function tracing(options: TracingOptions = {}): Middleware {
     }
   }
 
+  /** Span name and attributes are the same for every message of a consumer: built once per consumer. */
+  const consumerSpans = new WeakMap<ConsumerInfo, { name: string; options: Otel.SpanOptions }>();
+  function spanOf(consumer: ConsumerInfo): { name: string; options: Otel.SpanOptions } {
+    let span = consumerSpans.get(consumer);
+    if (span === undefined) {
+      const attributes = Object.freeze({
+        [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM[consumer.broker] ?? consumer.broker,
+        [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+        [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+        [ATTR_MESSAGING_DESTINATION_NAME]: consumer.topic,
+        [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: consumer.group,
+      });
+      span = { name: `process ${consumer.topic}`, options: { kind: SpanKind.CONSUMER, attributes } };
+      consumerSpans.set(consumer, span);
+    }
+    return span;
+  }
+
   async function consume(ctx: ConsumeContext, next: Next<ConsumeContext>): Promise<void> {
     const { message, consumer } = ctx;
     const parent = extract(message.headers);
-    const span = tracer.startSpan(
-      `process ${message.topic}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM[consumer.broker] ?? consumer.broker,
-          [ATTR_MESSAGING_OPERATION_NAME]: 'process',
-          [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
-          [ATTR_MESSAGING_DESTINATION_NAME]: message.topic,
-          [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: consumer.group,
-          [ATTR_MESSAGING_MESSAGE_ID]: message.id,
-        },
-      },
-      parent,
-    );
+    const { name, options } = spanOf(consumer);
+    const span = tracer.startSpan(name, options, parent);
+    const recording = span.isRecording();
+    if (recording) span.setAttribute(ATTR_MESSAGING_MESSAGE_ID, message.id);
     try {
-      await contextApi.with(trace.setSpan(parent, span), next, undefined, ctx);
+      // Nothing to make active when no SDK records and no trace came in: skip the context switch.
+      if (recording || trace.isSpanContextValid(span.spanContext())) {
+        await contextApi.with(trace.setSpan(parent, span), next, undefined, ctx);
+      } else {
+        await next(ctx);
+      }
     } catch (error) {
       fail(span, error);
       throw error;

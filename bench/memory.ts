@@ -1,0 +1,137 @@
+/**
+ * memory:// publish → consume throughput, in one run so the figures compare:
+ *  - a hand-written in-process async queue with the same concurrency (the machine's floor),
+ *  - polybus without middleware (pass-through codec),
+ *  - polybus with the default chain: json + retry + tracing (@opentelemetry/api, no SDK).
+ * Prints a table and, last, one line of JSON for run-to-run comparison.
+ *
+ *   npm run bench          (BENCH_MESSAGES=200000 BENCH_ROUNDS=1 npm run bench: quicker)
+ */
+import { resetMemoryBroker } from '../adapters/memory/index.js';
+import { type Codec, connect, json, type MiddlewareInput, retry, tracing } from '../src/index.js';
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 512);
+const BATCH = 1000;
+const KEYS = 64;
+
+interface Payload {
+  id: number;
+  sku: string;
+}
+
+const batch = Array.from({ length: BATCH }, (_, id) => ({ key: `k${id % KEYS}`, value: { id, sku: 'SKU-123456' } }));
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function polybus(codec: Codec<Payload>, use: MiddlewareInput[]): Promise<number> {
+  resetMemoryBroker('bench');
+  const bus = await connect('memory://bench');
+  let handled = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const consumer = bus.consumer<Payload>({
+    topic: 'bench',
+    group: 'g',
+    concurrency: CONCURRENCY,
+    prefetch: PREFETCH,
+    codec,
+    use,
+  });
+  await consumer.run(async () => {
+    if (++handled === MESSAGES) done();
+  });
+  const producer = bus.producer<Payload>({ codec, use });
+  const started = process.hrtime.bigint();
+  for (let sent = 0; sent < MESSAGES; sent += BATCH) {
+    await producer.send('bench', batch);
+    // Let the consumer run between batches, as a producer paced by the network would.
+    await nextTurn();
+  }
+  await finished;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await bus.close();
+  return seconds;
+}
+
+/** The floor: an array queue drained by CONCURRENCY async workers, no keys, no acks, no bytes. */
+async function rawQueue(): Promise<number> {
+  const queue: { key: string; value: Payload; timestamp: number }[] = [];
+  let head = 0;
+  let handled = 0;
+  let wake: (() => void)[] = [];
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const handler = async (_message: unknown): Promise<void> => {
+    if (++handled === MESSAGES) done();
+  };
+  const worker = async (): Promise<void> => {
+    while (handled < MESSAGES) {
+      if (head < queue.length) await handler(queue[head++]);
+      else await new Promise<void>((resolve) => wake.push(resolve));
+    }
+  };
+  for (let i = 0; i < CONCURRENCY; i++) void worker();
+  const started = process.hrtime.bigint();
+  for (let sent = 0; sent < MESSAGES; sent += BATCH) {
+    for (const message of batch) queue.push({ key: message.key, value: message.value, timestamp: Date.now() });
+    const waiting = wake;
+    wake = [];
+    for (const resolve of waiting) resolve();
+    await nextTurn();
+    if (head > 100_000) {
+      queue.splice(0, head);
+      head = 0;
+    }
+  }
+  await finished;
+  for (const resolve of wake) resolve();
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+/** Pre-encoded bytes passed through untouched: the transport and consumer core alone. */
+const encodedOnce = Buffer.from(JSON.stringify({ id: 1, sku: 'SKU-123456' }));
+const passThrough: Codec<Payload> = {
+  name: 'passthrough',
+  encode: () => encodedOnce,
+  decode: () => ({ id: 1, sku: 'SKU-123456' }),
+};
+
+async function best(run: () => Promise<number>): Promise<number> {
+  let fastest = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < ROUNDS; round++) fastest = Math.min(fastest, await run());
+  return fastest;
+}
+
+// Interleave the three so that machine noise hits them alike; keep the best round of each.
+const raw = await best(rawQueue);
+const plain = await best(() => polybus(passThrough, []));
+const chain = await best(() => polybus(json<Payload>(), [retry({ attempts: 3 }), tracing()]));
+const rate = (seconds: number): number => Math.round(MESSAGES / seconds);
+const chainMicros = ((chain - plain) / MESSAGES) * 1e6;
+const format = (n: number): string => n.toLocaleString('en-US').padStart(12);
+
+console.log(
+  `${MESSAGES} messages per run, best of ${ROUNDS}; ${KEYS} keys, concurrency ${CONCURRENCY}, prefetch ${PREFETCH}`,
+);
+console.log(`raw in-process async queue     ${format(rate(raw))} msg/s`);
+console.log(
+  `memory:// no middleware        ${format(rate(plain))} msg/s  (${(raw / plain).toFixed(2)} of the raw queue)`,
+);
+console.log(`memory:// json+retry+tracing   ${format(rate(chain))} msg/s`);
+console.log(`chain cost (publish + consume) ${chainMicros.toFixed(3).padStart(12)} µs/msg`);
+console.log(
+  JSON.stringify({
+    memory_msgs_per_s: rate(plain),
+    memory_chain_msgs_per_s: rate(chain),
+    chain_us_per_msg: Number(chainMicros.toFixed(3)),
+    raw_queue_msgs_per_s: rate(raw),
+    memory_vs_raw_queue: Number((raw / plain).toFixed(3)),
+    messages: MESSAGES,
+  }),
+);

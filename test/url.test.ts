@@ -1,0 +1,142 @@
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { InvalidUrlError, parseBrokerUrl, redactUrl, Secret } from '../src/index.js';
+
+describe('parseBrokerUrl', () => {
+  it('parses memory URLs, shared by name', () => {
+    expect(parseBrokerUrl('memory://')).toEqual({ broker: 'memory', name: 'default', retention: 10_000 });
+    expect(parseBrokerUrl('memory://tests?retention=10')).toEqual({ broker: 'memory', name: 'tests', retention: 10 });
+  });
+
+  it('parses a Kafka broker list with options and SASL', () => {
+    const config = parseBrokerUrl(
+      'kafka://k1:9092,k2:9093?clientId=billing&ssl=true&sasl=scram-sha-512&username=svc&password=s3cr3t',
+    );
+    expect(config).toMatchObject({
+      broker: 'kafka',
+      brokers: ['k1:9092', 'k2:9093'],
+      clientId: 'billing',
+      ssl: true,
+      sasl: { mechanism: 'scram-sha-512', username: 'svc' },
+    });
+    if (config.broker !== 'kafka') throw new Error('unreachable');
+    expect(config.sasl?.password.reveal()).toBe('s3cr3t');
+    expect(parseBrokerUrl('kafka://127.0.0.1:9092')).toMatchObject({
+      brokers: ['127.0.0.1:9092'],
+      clientId: 'polybus',
+      ssl: false,
+    });
+  });
+
+  it('parses amqp and amqps with vhost, credentials and defaults', () => {
+    const config = parseBrokerUrl('amqp://guest:gu%40st@rabbit:5673/orders%2Fprod?heartbeat=30');
+    expect(config).toMatchObject({
+      broker: 'rabbitmq',
+      tls: false,
+      host: 'rabbit',
+      port: 5673,
+      vhost: 'orders/prod',
+      username: 'guest',
+      heartbeatSeconds: 30,
+      exchange: 'polybus',
+    });
+    if (config.broker !== 'rabbitmq') throw new Error('unreachable');
+    expect(config.password?.reveal()).toBe('gu@st');
+    expect(parseBrokerUrl('amqps://host')).toMatchObject({ tls: true, port: 5671, vhost: '/' });
+  });
+
+  it('parses kinesis, pubsub and both pulsar transports', () => {
+    expect(parseBrokerUrl('kinesis://eu-west-1?endpoint=http://127.0.0.1:4567&shards=2')).toMatchObject({
+      broker: 'kinesis',
+      region: 'eu-west-1',
+      endpoint: 'http://127.0.0.1:4567',
+      shards: 2,
+    });
+    expect(parseBrokerUrl('pubsub://my-project?emulatorHost=127.0.0.1:8085')).toEqual({
+      broker: 'pubsub',
+      projectId: 'my-project',
+      emulatorHost: '127.0.0.1:8085',
+    });
+    expect(parseBrokerUrl('pulsar://127.0.0.1')).toMatchObject({
+      transport: 'binary',
+      serviceUrl: 'pulsar://127.0.0.1:6650',
+      tenant: 'public',
+      namespace: 'default',
+    });
+    expect(parseBrokerUrl('pulsar+ws://127.0.0.1:8080?tenant=t&namespace=n')).toMatchObject({
+      transport: 'websocket',
+      serviceUrl: 'ws://127.0.0.1:8080',
+      tenant: 't',
+      namespace: 'n',
+    });
+    expect(parseBrokerUrl('pulsar+ssl://p')).toMatchObject({ tls: true, serviceUrl: 'pulsar+ssl://p:6651' });
+  });
+
+  it.each([
+    ['', /empty/],
+    ['redis://localhost', /unknown scheme "redis:"/],
+    ['kafka://localhost', /broker address "localhost" must be host:port/],
+    ['kafka://a:9092?clientid=x', /unknown query parameter "clientid"/],
+    ['kafka://a:99999', /port 99999 is out of range/],
+    ['kafka://a:9092?sasl=gssapi&username=u&password=p', /sasl must be plain/],
+    ['kafka://a:9092?username=u&password=p', /need sasl=/],
+    ['amqp://host/a/b', /must be one path segment/],
+    ['amqp://host?heartbeat=-1', /heartbeat must be an integer/],
+    ['kinesis://nowhere', /not an AWS region/],
+    ['kinesis://us-east-1?accessKeyId=AKIA', /go together/],
+    ['pubsub://X', /not a Google Cloud project id/],
+    ['pubsub://my-project?emulatorHost=nohost', /emulatorHost "nohost" must be host:port/],
+    ['pulsar://u:p@host', /credentials belong in \?token/],
+  ])('rejects %s with a typed error naming the bad part and the expected form', (url, problem) => {
+    const error = (() => {
+      try {
+        parseBrokerUrl(url);
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(InvalidUrlError);
+    expect((error as InvalidUrlError).message).toMatch(problem);
+    expect((error as InvalidUrlError).message).toMatch(/Expected|Use one of/);
+    expect((error as InvalidUrlError).code).toBe('INVALID_URL');
+  });
+
+  it('never shows passwords, tokens or keys in errors, toString, JSON or inspect', () => {
+    const secrets = ['hunter2', 'tok3n-value', 'AKIAxyz', 'wJalrXUtnFEMI'];
+    const bad = [
+      'amqp://admin:hunter2@host/a/b',
+      'pulsar://host:6650?token=tok3n-value&bogus=1',
+      'kinesis://us-east-1?accessKeyId=AKIAxyz&secretAccessKey=wJalrXUtnFEMI&shards=0',
+      'kafka://h:1?sasl=plain&username=u&password=hunter2&oops=1',
+      'amqp://admin:hunter2@[bad',
+    ];
+    for (const url of bad) {
+      try {
+        parseBrokerUrl(url);
+        expect.unreachable(url);
+      } catch (error) {
+        const text = [String(error), (error as Error).stack, inspect(error, { depth: 5 }), JSON.stringify(error)].join(
+          '\n',
+        );
+        for (const secret of secrets) expect(text).not.toContain(secret);
+      }
+    }
+    const good = [
+      parseBrokerUrl('amqp://admin:hunter2@host'),
+      parseBrokerUrl('pulsar://host?token=tok3n-value'),
+      parseBrokerUrl('kinesis://us-east-1?accessKeyId=AKIAxyz&secretAccessKey=wJalrXUtnFEMI'),
+      parseBrokerUrl('kafka://h:1?sasl=plain&username=u&password=hunter2'),
+    ];
+    for (const config of good) {
+      const text = [JSON.stringify(config), inspect(config, { depth: 5 }), String(Object.values(config))].join('\n');
+      for (const secret of secrets) expect(text).not.toContain(secret);
+    }
+  });
+
+  it('redacts passwords and secret parameters in URLs', () => {
+    expect(redactUrl('amqp://u:p4ss@h:5672/v')).toBe('amqp://u:***@h:5672/v');
+    expect(redactUrl('pulsar://h:6650?token=abc&tenant=t')).toBe('pulsar://h:6650?token=***&tenant=t');
+    expect(String(new Secret('x'))).toBe('***');
+  });
+});
