@@ -63,7 +63,14 @@ describe('middleware composition', () => {
     const b = recorder('b', 'custom', log);
     const first: Middleware = {
       name: 'first',
-      consume: { step: 'custom', priority: -1, handle: (ctx, next) => (log.push('first'), next(ctx)) },
+      consume: {
+        step: 'custom',
+        priority: -1,
+        handle: (ctx, next) => {
+          log.push('first');
+          return next(ctx);
+        },
+      },
     };
     await composeConsume([a, b, first], async () => {})({} as ConsumeContext);
     expect(log.filter((entry) => !entry.startsWith('<'))).toEqual(['first', '>a', '>b']);
