@@ -11,8 +11,8 @@ const LIBS = join(CACHE, `pulsar-${VERSION}`, 'libs');
 const DATA = join(CACHE, 'data', 'pulsar');
 const BROKER_PORT = Number(process.env.POLYBUS_PULSAR_PORT ?? 6650);
 const WEB_PORT = Number(process.env.POLYBUS_PULSAR_WEB_PORT ?? 8080);
-const WEB = `http://127.0.0.1:@WEB_PORT@`;
-const WS = `ws://127.0.0.1:@WEB_PORT@`;
+const WEB = `http://127.0.0.1:${WEB_PORT}`;
+const WS = `ws://127.0.0.1:${WEB_PORT}`;
 
 /** Sends one message through the WebSocket API and waits for the broker's ack. */
 function websocketRoundTrip(): Promise<boolean> {
@@ -50,7 +50,7 @@ export const pulsar: Launcher = {
   name: 'pulsar',
   externalVariable: 'PULSAR_URL',
   endpoints: {
-    PULSAR_URL: `pulsar://127.0.0.1:@BROKER_PORT@`,
+    PULSAR_URL: `pulsar://127.0.0.1:${BROKER_PORT}`,
     PULSAR_WS_URL: WS,
     PULSAR_ADMIN_URL: WEB,
   },
