@@ -201,14 +201,20 @@ export class ConsumerImpl<T> implements Consumer<T> {
       // A synchronous handler: share one resolved promise instead of allocating one per message.
       return result === undefined ? RESOLVED : Promise.resolve(result);
     });
-    this.#subscription = await this.#adapter.subscribe({
-      topic: this.#options.topic,
-      group: this.#options.group,
-      prefetch: this.#prefetch,
-      from: this.#options.from ?? 'latest',
-      onDelivery: (delivery) => this.#receive(delivery),
-      onError: (error) => this.#report(error),
-    });
+    try {
+      this.#subscription = await this.#adapter.subscribe({
+        topic: this.#options.topic,
+        group: this.#options.group,
+        prefetch: this.#prefetch,
+        from: this.#options.from ?? 'latest',
+        onDelivery: (delivery) => this.#receive(delivery),
+        onError: (error) => this.#report(error),
+      });
+    } catch (error) {
+      // Not subscribed: let the caller try run() again.
+      this.#chain = undefined;
+      throw error;
+    }
     if (this.#userPaused || this.#flowPaused) this.#subscription.pause();
   }
 

@@ -26,20 +26,14 @@ export class Secret {
   }
 }
 
-const SECRET_PARAMS =
-  /^(password|pass|token|secret|secretAccessKey|accessKeyId|sessionToken|apiKey|key|credentials|sasl.*)$/i;
+const SECRET_PARAM =
+  /([?&](?:password|pass|token|secret|secretAccessKey|accessKeyId|sessionToken|apiKey|key|credentials|saslPassword)=)[^&#]*/gi;
+const USER_INFO_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/@:?#]*:)[^/@?#]*@/i;
 
-/** The URL with its password and secret-looking query parameters replaced by `***`. */
+/**
+ * The URL with its password and secret-looking query parameters replaced by `***`. Works on
+ * text, not a parsed URL, so it also covers what URL parsers reject (Kafka host lists, typos).
+ */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = REDACTED;
-    for (const name of [...parsed.searchParams.keys()]) {
-      if (SECRET_PARAMS.test(name)) parsed.searchParams.set(name, REDACTED);
-    }
-    return parsed.toString().replaceAll('%2A%2A%2A', REDACTED);
-  } catch {
-    // Not parseable: drop anything between "//" and "@", where credentials live.
-    return url.replace(/\/\/[^/@]*@/, `//${REDACTED}@`);
-  }
+  return url.replace(USER_INFO_PASSWORD, `$1${REDACTED}@`).replace(SECRET_PARAM, `$1${REDACTED}`);
 }

@@ -148,6 +148,34 @@ describe('consumer', () => {
     await bus.close();
   });
 
+  it('lets run() be called again after the subscription failed', async () => {
+    let attempts = 0;
+    const adapter: Adapter = {
+      broker: 'memory',
+      capabilities: {
+        perKeyOrdering: true,
+        persistent: true,
+        replay: true,
+        nativeDelay: false,
+        nativeDeadLetter: false,
+        maxMessageBytes: 1000,
+        maxBatch: 10,
+      },
+      publish: async () => [],
+      subscribe: async () => {
+        if (attempts++ === 0) throw new Error('broker unavailable');
+        return { pause() {}, resume() {}, close: async () => {} };
+      },
+      health: async () => ({ ok: true, broker: 'memory' }),
+      close: async () => {},
+    };
+    const bus = await connect('memory://', { adapter: async () => adapter });
+    const consumer = bus.consumer({ topic: 't', group: 'g' });
+    await expect(consumer.run(async () => {})).rejects.toThrow('broker unavailable');
+    await expect(consumer.run(async () => {})).resolves.toBeUndefined();
+    await bus.close();
+  });
+
   it('refuses producers and consumers after broker close', async () => {
     const bus = await connect('memory://closed');
     await bus.close();

@@ -110,6 +110,8 @@ describe('parseBrokerUrl', () => {
       'kinesis://us-east-1?accessKeyId=AKIAxyz&secretAccessKey=wJalrXUtnFEMI&shards=0',
       'kafka://h:1?sasl=plain&username=u&password=hunter2&oops=1',
       'amqp://admin:hunter2@[bad',
+      'kafka://h1:9092,h2:9092?sasl=plain&username=u&password=hunter2&oops=1',
+      'kafka://u:hunter2@h1:9092,h2:9092',
     ];
     for (const url of bad) {
       try {
@@ -136,6 +138,9 @@ describe('parseBrokerUrl', () => {
 
   it('redacts passwords and secret parameters in URLs', () => {
     expect(redactUrl('amqp://u:p4ss@h:5672/v')).toBe('amqp://u:***@h:5672/v');
+    expect(redactUrl('kafka://a:1,b:2?sasl=plain&username=u&password=p@ss&x=1')).toBe(
+      'kafka://a:1,b:2?sasl=plain&username=u&password=***&x=1',
+    );
     expect(redactUrl('pulsar://h:6650?token=abc&tenant=t')).toBe('pulsar://h:6650?token=***&tenant=t');
     expect(String(new Secret('x'))).toBe('***');
   });
