@@ -32,6 +32,9 @@ class MemoryDelivery implements Delivery {
   readonly attempt: number;
   readonly member: Member;
   settled = false;
+  /** Links in the member's list of unsettled deliveries (a Set costs a hash per message). */
+  previous: MemoryDelivery | undefined = undefined;
+  next: MemoryDelivery | undefined = undefined;
 
   constructor(record: StoredRecord, attempt: number, member: Member) {
     this.record = record;
@@ -79,13 +82,41 @@ class MemoryDelivery implements Delivery {
 class Member implements Subscription {
   readonly group: Group;
   readonly onDelivery: (delivery: Delivery) => void;
-  readonly unsettled = new Set<MemoryDelivery>();
+  /** Unsettled deliveries, oldest first (intrusive doubly linked list). */
+  #first: MemoryDelivery | undefined = undefined;
+  #last: MemoryDelivery | undefined = undefined;
   paused = false;
   closed = false;
 
   constructor(group: Group, onDelivery: (delivery: Delivery) => void) {
     this.group = group;
     this.onDelivery = onDelivery;
+  }
+
+  hold(delivery: MemoryDelivery): void {
+    delivery.previous = this.#last;
+    if (this.#last === undefined) this.#first = delivery;
+    else this.#last.next = delivery;
+    this.#last = delivery;
+  }
+
+  release(delivery: MemoryDelivery): void {
+    const { previous, next } = delivery;
+    if (previous === undefined) this.#first = next;
+    else previous.next = next;
+    if (next === undefined) this.#last = previous;
+    else next.previous = previous;
+    delivery.previous = undefined;
+    delivery.next = undefined;
+  }
+
+  /** Removes and returns every unsettled delivery, oldest first. */
+  releaseAll(): MemoryDelivery[] {
+    const held: MemoryDelivery[] = [];
+    for (let delivery = this.#first; delivery !== undefined; delivery = delivery.next) held.push(delivery);
+    this.#first = undefined;
+    this.#last = undefined;
+    return held;
   }
 
   pause(): void {
@@ -155,8 +186,7 @@ class Group {
       if (owner.member === member) this.#release(key);
     }
     // Whatever it still held goes back in front, in its original order, to a peer or whoever joins next.
-    const held = [...member.unsettled];
-    member.unsettled.clear();
+    const held = member.releaseAll();
     for (let i = held.length - 1; i >= 0; i--) {
       const delivery = held[i] as MemoryDelivery;
       delivery.settled = true;
@@ -194,7 +224,7 @@ class Group {
         }
       }
       const delivery = new MemoryDelivery(record, attempt, member);
-      member.unsettled.add(delivery);
+      member.hold(delivery);
       member.onDelivery(delivery);
     }
     this.topic.trim();
@@ -242,7 +272,7 @@ class Group {
   }
 
   settle(delivery: MemoryDelivery, redeliver: boolean, delayMs: number): void {
-    delivery.member.unsettled.delete(delivery);
+    delivery.member.release(delivery);
     const key = delivery.key;
     if (redeliver) {
       const again: Redelivery = { record: delivery.record, attempt: delivery.attempt + 1 };

@@ -35,33 +35,40 @@ export function deadLetter(topic: string, options: DeadLetterOptions = {}): Midd
   }
   const maxErrorLength = options.maxErrorLength ?? 1000;
 
-  async function handle(ctx: ConsumeContext, next: Next<ConsumeContext>): Promise<void> {
+  async function send(ctx: ConsumeContext, error: unknown): Promise<void> {
+    // A consumer closing mid-retry is not a failure of the message: let it be redelivered.
+    if (error instanceof ClosedError) throw error;
+    const { message } = ctx;
+    const failedAt = Date.now();
+    const text = describe(error);
+    const record: TransportRecord = {
+      key: message.key,
+      value: message.payload,
+      timestamp: message.timestamp,
+      headers: {
+        ...message.headers,
+        [DEAD_LETTER_HEADERS.error]: text.length > maxErrorLength ? `${text.slice(0, maxErrorLength - 1)}…` : text,
+        [DEAD_LETTER_HEADERS.errorType]: error instanceof Error ? error.name : typeof error,
+        [DEAD_LETTER_HEADERS.attempts]: String(message.attempt),
+        [DEAD_LETTER_HEADERS.topic]: message.topic,
+        [DEAD_LETTER_HEADERS.group]: ctx.consumer.group,
+        [DEAD_LETTER_HEADERS.messageId]: message.id,
+        [DEAD_LETTER_HEADERS.firstFailureAt]: new Date(ctx.firstFailureAt ?? failedAt).toISOString(),
+        [DEAD_LETTER_HEADERS.failedAt]: new Date(failedAt).toISOString(),
+      },
+    };
+    await ctx.publish(topic, [record]);
+  }
+
+  // Not an async function: the success path is the hot one, and a callback is cheaper than an async frame.
+  function handle(ctx: ConsumeContext, next: Next<ConsumeContext>): Promise<void> {
+    let result: Promise<void>;
     try {
-      await next(ctx);
+      result = next(ctx);
     } catch (error) {
-      // A consumer closing mid-retry is not a failure of the message: let it be redelivered.
-      if (error instanceof ClosedError) throw error;
-      const { message } = ctx;
-      const failedAt = Date.now();
-      const text = describe(error);
-      const record: TransportRecord = {
-        key: message.key,
-        value: message.payload,
-        timestamp: message.timestamp,
-        headers: {
-          ...message.headers,
-          [DEAD_LETTER_HEADERS.error]: text.length > maxErrorLength ? `${text.slice(0, maxErrorLength - 1)}…` : text,
-          [DEAD_LETTER_HEADERS.errorType]: error instanceof Error ? error.name : typeof error,
-          [DEAD_LETTER_HEADERS.attempts]: String(message.attempt),
-          [DEAD_LETTER_HEADERS.topic]: message.topic,
-          [DEAD_LETTER_HEADERS.group]: ctx.consumer.group,
-          [DEAD_LETTER_HEADERS.messageId]: message.id,
-          [DEAD_LETTER_HEADERS.firstFailureAt]: new Date(ctx.firstFailureAt ?? failedAt).toISOString(),
-          [DEAD_LETTER_HEADERS.failedAt]: new Date(failedAt).toISOString(),
-        },
-      };
-      await ctx.publish(topic, [record]);
+      return send(ctx, error);
     }
+    return result.then(undefined, (error: unknown) => send(ctx, error));
   }
   return { name: 'deadLetter', consume: { step: 'deadLetter', handle } };
 }

@@ -139,26 +139,32 @@ export function tracing(options: TracingOptions = {}): Middleware {
     return span;
   }
 
-  async function consume(ctx: ConsumeContext, next: Next<ConsumeContext>): Promise<void> {
+  // Not an async function: on the per-message path two callbacks cost less than an async frame.
+  function consume(ctx: ConsumeContext, next: Next<ConsumeContext>): Promise<void> {
     const { message, consumer } = ctx;
     const parent = extract(message.headers);
     const { name, options } = spanOf(consumer);
     const span = tracer.startSpan(name, options, parent);
     const recording = span.isRecording();
     if (recording) span.setAttribute(ATTR_MESSAGING_MESSAGE_ID, message.id);
+    let result: Promise<void>;
     try {
       // Nothing to make active when no SDK records and no trace came in: skip the context switch.
-      if (recording || trace.isSpanContextValid(span.spanContext())) {
-        await contextApi.with(trace.setSpan(parent, span), next, undefined, ctx);
-      } else {
-        await next(ctx);
-      }
+      result =
+        recording || trace.isSpanContextValid(span.spanContext())
+          ? contextApi.with(trace.setSpan(parent, span), next, undefined, ctx)
+          : next(ctx);
     } catch (error) {
-      fail(span, error);
-      throw error;
-    } finally {
-      span.end();
+      result = Promise.reject(error);
     }
+    return result.then(
+      () => span.end(),
+      (error: unknown) => {
+        fail(span, error);
+        span.end();
+        throw error;
+      },
+    );
   }
 
   return {
