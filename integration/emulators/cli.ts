@@ -2,12 +2,13 @@
  * npm run emulators -- up [kafka|rabbitmq|kinesis|pubsub|pulsar ...]
  * npm run emulators -- down [...]
  * npm run emulators -- status [...]
+ * npm run emulators -- reset [...]   (down, then delete their data; downloads stay cached)
  *
  * `up` prints the endpoints as `export NAME=value` lines on stdout (progress goes to stderr),
  * so `eval "$(npm run -s emulators -- up)"` sets them in a shell.
  */
 import { ENV_FILE } from './common.js';
-import { down, endpoints, parseBrokers, status, up } from './index.js';
+import { down, endpoints, parseBrokers, reset, status, up } from './index.js';
 
 const [command, ...names] = process.argv.slice(2);
 
@@ -24,6 +25,10 @@ try {
       await down(brokers);
       console.error(`[emulators] stopped: ${brokers.join(', ')}`);
       break;
+    case 'reset':
+      await reset(brokers);
+      console.error(`[emulators] stopped and wiped: ${brokers.join(', ')}`);
+      break;
     case 'status': {
       const ready = await status(brokers);
       for (const [name, ok] of Object.entries(ready)) console.log(`${name.padEnd(9)} ${ok ? 'ready' : 'down'}`);
@@ -31,7 +36,7 @@ try {
       break;
     }
     default:
-      console.error('usage: npm run emulators -- up|down|status [kafka|rabbitmq|kinesis|pubsub|pulsar ...]');
+      console.error('usage: npm run emulators -- up|down|status|reset [kafka|rabbitmq|kinesis|pubsub|pulsar ...]');
       process.exitCode = 2;
   }
 } catch (error) {

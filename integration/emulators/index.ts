@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CACHE, ENV_FILE, ensureDir, say } from './common.js';
 import { kafka } from './kafka.js';
 import { kinesis } from './kinesis.js';
@@ -86,6 +87,14 @@ export async function restart(name: BrokerId): Promise<void> {
   const broker = launcher(name);
   await broker.stop();
   await broker.start();
+}
+
+/** Stops the brokers and deletes their data (topics, queues, streams); downloads stay cached. */
+export async function reset(names: readonly BrokerId[] = BROKERS): Promise<void> {
+  await down(names);
+  for (const name of names)
+    rmSync(join(CACHE, 'data', name === 'kinesis' ? 'kinesalite' : name), { recursive: true, force: true });
+  if (names.includes('rabbitmq')) rmSync(join(CACHE, 'rabbitmq', 'mnesia'), { recursive: true, force: true });
 }
 
 export async function status(names: readonly BrokerId[] = BROKERS): Promise<Record<BrokerId, boolean>> {
