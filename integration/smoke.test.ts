@@ -3,19 +3,10 @@
  * queue, send one message with a header, receive it, and check body and header.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  CreateStreamCommand,
-  DescribeStreamCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  PutRecordCommand,
-} from '@aws-sdk/client-kinesis';
-import { PubSub } from '@google-cloud/pubsub';
+import { GetRecordsCommand, GetShardIteratorCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import amqp from 'amqplib';
-import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { kinesisClient } from './emulators/kinesis.js';
+import { createStream, kafkaClient, kinesis, nextFrame, pubsubClient, pulsarSocket } from './clients.js';
 import { endpoint } from './env.js';
 
 const body = `hello ${randomUUID()} — ünïcode ✓`;
@@ -23,11 +14,7 @@ const header = 'tenant-ü-1';
 
 describe('smoke: real brokers with their own clients', () => {
   it('kafka (kafkajs): produce and consume one message with a header', async () => {
-    const kafka = new Kafka({
-      clientId: 'polybus-smoke',
-      brokers: endpoint('KAFKA_BROKERS').split(','),
-      logLevel: logLevel.NOTHING,
-    });
+    const kafka = kafkaClient('polybus-smoke');
     const topic = `smoke-${randomUUID()}`;
     const admin = kafka.admin();
     await admin.connect();
@@ -71,15 +58,9 @@ describe('smoke: real brokers with their own clients', () => {
 
   it('kinesis (@aws-sdk/client-kinesis on kinesalite): put and get one record', async () => {
     // Kinesis records carry no headers: only data and a partition key (polybus adds an envelope).
-    const client = kinesisClient(endpoint('KINESIS_ENDPOINT'));
+    const client = kinesis();
     const stream = `smoke-${randomUUID()}`;
-    await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }));
-    let shardId: string | undefined;
-    for (let i = 0; i < 50 && !shardId; i++) {
-      const { StreamDescription } = await client.send(new DescribeStreamCommand({ StreamName: stream }));
-      if (StreamDescription?.StreamStatus === 'ACTIVE') shardId = StreamDescription.Shards?.[0]?.ShardId;
-      else await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const shardId = await createStream(client, stream);
     const put = await client.send(
       new PutRecordCommand({ StreamName: stream, PartitionKey: header, Data: Buffer.from(body) }),
     );
@@ -95,12 +76,7 @@ describe('smoke: real brokers with their own clients', () => {
   }, 60_000);
 
   it('pubsub (@google-cloud/pubsub on pstest): publish and pull one message with an attribute', async () => {
-    process.env.METADATA_SERVER_DETECTION ??= 'none';
-    const client = new PubSub({
-      projectId: endpoint('PUBSUB_PROJECT_ID'),
-      apiEndpoint: endpoint('PUBSUB_EMULATOR_HOST'),
-      emulatorMode: true,
-    });
+    const client = pubsubClient();
     const [topic] = await client.createTopic(`smoke-${randomUUID()}`);
     const [subscription] = await topic.createSubscription(`smoke-${randomUUID()}`, { ackDeadlineSeconds: 10 });
     const received = new Promise<{ data: string; tenant: string | undefined }>((resolve) => {
@@ -118,26 +94,11 @@ describe('smoke: real brokers with their own clients', () => {
   }, 60_000);
 
   it('pulsar (WebSocket API of standalone): produce and consume one message with a property', async () => {
-    const ws = endpoint('PULSAR_WS_URL');
     const topic = `persistent/public/default/smoke-${randomUUID()}`;
-    const consumer = new WebSocket(`${ws}/ws/v2/consumer/${topic}/smoke-sub?subscriptionType=Shared`);
-    await new Promise((resolve, reject) => {
-      consumer.once('open', resolve);
-      consumer.once('error', reject);
-    });
-    const received = new Promise<{ payload: string; properties: Record<string, string>; messageId: string }>(
-      (resolve) => {
-        consumer.once('message', (data) => resolve(JSON.parse(String(data))));
-      },
-    );
-    const producer = new WebSocket(`${ws}/ws/v2/producer/${topic}`);
-    await new Promise((resolve, reject) => {
-      producer.once('open', resolve);
-      producer.once('error', reject);
-    });
-    const ack = new Promise<{ result: string }>((resolve) =>
-      producer.once('message', (data) => resolve(JSON.parse(String(data)))),
-    );
+    const consumer = await pulsarSocket(`consumer/${topic}/smoke-sub?subscriptionType=Shared`);
+    const received = nextFrame<{ payload: string; properties: Record<string, string>; messageId: string }>(consumer);
+    const producer = await pulsarSocket(`producer/${topic}`);
+    const ack = nextFrame<{ result: string }>(producer);
     producer.send(
       JSON.stringify({ payload: Buffer.from(body).toString('base64'), properties: { tenant: header }, key: 'k' }),
     );
