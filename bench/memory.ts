@@ -5,7 +5,7 @@
  *  - polybus with the default chain: json + retry + tracing (@opentelemetry/api, no SDK).
  * Prints a table and, last, one line of JSON for run-to-run comparison.
  *
- *   npm run bench          (builds first; BENCH_MESSAGES=200000 BENCH_ROUNDS=1 npm run bench: quicker)
+ *   npm run bench          (builds first; BENCH_MESSAGES=200000 npm run bench: quicker)
  */
 import type * as MemoryModule from '../adapters/memory/index.js';
 import type * as Polybus from '../src/index.js';
@@ -18,6 +18,7 @@ const { connect, json, retry, tracing } = (await import(dist('src/index.js'))) a
 const { resetMemoryBroker } = (await import(dist('adapters/memory/index.js'))) as typeof MemoryModule;
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
+const WARM_UP = Math.min(MESSAGES, 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 512);
@@ -32,7 +33,7 @@ interface Payload {
 const batch = Array.from({ length: BATCH }, (_, id) => ({ key: `k${id % KEYS}`, value: { id, sku: 'SKU-123456' } }));
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-async function polybus(codec: Codec<Payload>, use: MiddlewareInput[]): Promise<number> {
+async function polybus(codec: Codec<Payload>, use: MiddlewareInput[], messages = MESSAGES): Promise<number> {
   resetMemoryBroker('bench');
   const bus = await connect('memory://bench');
   let handled = 0;
@@ -49,11 +50,11 @@ async function polybus(codec: Codec<Payload>, use: MiddlewareInput[]): Promise<n
     use,
   });
   await consumer.run(async () => {
-    if (++handled === MESSAGES) done();
+    if (++handled === messages) done();
   });
   const producer = bus.producer<Payload>({ codec, use });
   const started = process.hrtime.bigint();
-  for (let sent = 0; sent < MESSAGES; sent += BATCH) {
+  for (let sent = 0; sent < messages; sent += BATCH) {
     await producer.send('bench', batch);
     // Let the consumer run between batches, as a producer paced by the network would.
     await nextTurn();
@@ -65,7 +66,7 @@ async function polybus(codec: Codec<Payload>, use: MiddlewareInput[]): Promise<n
 }
 
 /** The floor: an array queue drained by CONCURRENCY async workers, no keys, no acks, no bytes. */
-async function rawQueue(): Promise<number> {
+async function rawQueue(messages = MESSAGES): Promise<number> {
   const queue: { key: string; value: Payload; timestamp: number }[] = [];
   let head = 0;
   let handled = 0;
@@ -75,17 +76,17 @@ async function rawQueue(): Promise<number> {
     done = resolve;
   });
   const handler = async (_message: unknown): Promise<void> => {
-    if (++handled === MESSAGES) done();
+    if (++handled === messages) done();
   };
   const worker = async (): Promise<void> => {
-    while (handled < MESSAGES) {
+    while (handled < messages) {
       if (head < queue.length) await handler(queue[head++]);
       else await new Promise<void>((resolve) => wake.push(resolve));
     }
   };
   for (let i = 0; i < CONCURRENCY; i++) void worker();
   const started = process.hrtime.bigint();
-  for (let sent = 0; sent < MESSAGES; sent += BATCH) {
+  for (let sent = 0; sent < messages; sent += BATCH) {
     for (const message of batch) queue.push({ key: message.key, value: message.value, timestamp: Date.now() });
     const waiting = wake;
     wake = [];
@@ -115,7 +116,11 @@ async function best(run: () => Promise<number>): Promise<number> {
   return fastest;
 }
 
-// Interleave the three so that machine noise hits them alike; keep the best round of each.
+// Warm the JIT on every path first, so the first measured round is not the cold one.
+await rawQueue(WARM_UP);
+await polybus(passThrough, [], WARM_UP);
+await polybus(json<Payload>(), [retry({ attempts: 3 }), tracing()], WARM_UP);
+
 const raw = await best(rawQueue);
 const plain = await best(() => polybus(passThrough, []));
 const chain = await best(() => polybus(json<Payload>(), [retry({ attempts: 3 }), tracing()]));
