@@ -294,14 +294,31 @@ export class ConsumerImpl<T> implements Consumer<T> {
     const delivery = ctx.delivery;
     this.#slots--;
     if (failed) {
+      const delayMs = this.#options.redeliveryDelayMs ?? 0;
       this.#nacked++;
-      delivery.nack(this.#options.redeliveryDelayMs ?? 0);
+      delivery.nack(delayMs);
+      this.#handBackSuccessors(delivery.key, delayMs);
       if (!(failure instanceof ClosedError)) this.#report(failure, ctx.message);
     } else {
       this.#acked++;
       delivery.ack();
     }
     this.#settle(delivery);
+  }
+
+  /**
+   * A failed message goes back to the broker; so do the messages of its key still waiting behind
+   * it here, unstarted, so that a broker that keeps per-key order redelivers them after it.
+   */
+  #handBackSuccessors(key: string | undefined, delayMs: number): void {
+    if (key === undefined) return;
+    const waiting = this.#keys.get(key);
+    if (waiting === undefined) return;
+    for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
+      next.nack(delayMs);
+      this.#nacked++;
+      this.#unsettled--;
+    }
   }
 
   #settle(delivery: Delivery): void {

@@ -11,16 +11,6 @@ export class Queue<T> {
     this.#items.push(item);
   }
 
-  /** Puts an item at the front (used for redeliveries). */
-  unshift(item: T): void {
-    if (this.#head > 0) this.#items[--this.#head] = item;
-    else this.#items.unshift(item);
-  }
-
-  peek(): T | undefined {
-    return this.#items[this.#head];
-  }
-
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;
     const item = this.#items[this.#head];

@@ -1,6 +1,5 @@
 import type { Delivery, StartFrom, SubscribeOptions, Subscription, TransportRecord } from '../../src/adapter.js';
 import type { Headers, Receipt } from '../../src/message.js';
-import { Queue } from '../../src/queue.js';
 
 /** A message as the in-memory broker stores it: an entry in a topic's append-only log. */
 interface StoredRecord {
@@ -19,6 +18,46 @@ interface Redelivery {
 }
 
 const EMPTY_HEADERS: Headers = Object.freeze({}) as Headers;
+
+/**
+ * Messages coming back (nacked, handed back on close, released behind their key), kept in log
+ * order so that whatever order they come back in, they go out again oldest first.
+ */
+class Redeliveries {
+  #items: Redelivery[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  add(item: Redelivery): void {
+    const items = this.#items;
+    const offset = item.record.offset;
+    if (items.length === this.#head || (items[items.length - 1] as Redelivery).record.offset < offset) {
+      items.push(item);
+      return;
+    }
+    let low = this.#head;
+    let high = items.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((items[middle] as Redelivery).record.offset < offset) low = middle + 1;
+      else high = middle;
+    }
+    items.splice(low, 0, item);
+  }
+
+  shift(): Redelivery | undefined {
+    if (this.#head === this.#items.length) return undefined;
+    const item = this.#items[this.#head++];
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    }
+    return item;
+  }
+}
 
 /** What `message.raw` is on memory://. */
 export interface MemoryRawMessage {
@@ -140,6 +179,8 @@ class Member implements Subscription {
 interface KeyOwner {
   member: Member;
   count: number;
+  /** Redeliveries of this key waiting out a nack delay: new messages of the key wait behind them. */
+  parked: number;
 }
 
 /**
@@ -153,10 +194,10 @@ class Group {
   readonly topic: Topic;
   cursor: number;
   readonly members: Member[] = [];
-  readonly #ready = new Queue<Redelivery>();
+  readonly #ready = new Redeliveries();
   readonly #owners = new Map<string, KeyOwner>();
   /** Messages of a key whose owner was paused when they came up; released when the owner lets go. */
-  readonly #blocked = new Map<string, Queue<Redelivery>>();
+  readonly #blocked = new Map<string, Redeliveries>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #nextMember = 0;
   #takenAttempt = 1;
@@ -186,11 +227,9 @@ class Group {
       if (owner.member === member) this.#release(key);
     }
     // Whatever it still held goes back in front, in its original order, to a peer or whoever joins next.
-    const held = member.releaseAll();
-    for (let i = held.length - 1; i >= 0; i--) {
-      const delivery = held[i] as MemoryDelivery;
+    for (const delivery of member.releaseAll()) {
       delivery.settled = true;
-      this.#ready.unshift({ record: delivery.record, attempt: delivery.attempt + 1 });
+      this.#ready.add({ record: delivery.record, attempt: delivery.attempt + 1 });
     }
     this.schedule();
   }
@@ -206,6 +245,7 @@ class Group {
       const record = this.#takeNext();
       if (record === undefined) break;
       const attempt = this.#takenAttempt;
+      const redelivered = attempt > 1;
       const key = record.key;
       let member: Member;
       if (key === undefined) {
@@ -214,8 +254,8 @@ class Group {
         const owner = this.#owners.get(key);
         if (owner === undefined) {
           member = this.#pickMember();
-          this.#owners.set(key, { member, count: 1 });
-        } else if (!owner.member.paused && !this.#blocked.has(key)) {
+          this.#owners.set(key, { member, count: 1, parked: 0 });
+        } else if (!owner.member.paused && (redelivered || (owner.parked === 0 && !this.#blocked.has(key)))) {
           member = owner.member;
           owner.count++;
         } else {
@@ -265,10 +305,10 @@ class Group {
   #block(key: string, record: StoredRecord, attempt: number): void {
     let waiting = this.#blocked.get(key);
     if (waiting === undefined) {
-      waiting = new Queue<Redelivery>();
+      waiting = new Redeliveries();
       this.#blocked.set(key, waiting);
     }
-    waiting.push({ record, attempt });
+    waiting.add({ record, attempt });
   }
 
   settle(delivery: MemoryDelivery, redeliver: boolean, delayMs: number): void {
@@ -279,17 +319,21 @@ class Group {
       if (delayMs > 0) {
         // Hold the key meanwhile, so no later message of it overtakes the one coming back.
         const hold = key === undefined ? undefined : this.#owners.get(key);
-        if (hold) hold.count++;
+        if (hold) {
+          hold.count++;
+          hold.parked++;
+        }
         const timer = setTimeout(() => {
           this.#timers.delete(timer);
-          this.#ready.unshift(again);
+          this.#ready.add(again);
+          if (hold) hold.parked--;
           if (key !== undefined) this.#letGo(key);
           this.schedule();
         }, delayMs);
         timer.unref();
         this.#timers.add(timer);
       } else {
-        this.#ready.unshift(again);
+        this.#ready.add(again);
       }
     }
     if (key !== undefined) this.#letGo(key);
@@ -307,8 +351,7 @@ class Group {
     const waiting = this.#blocked.get(key);
     if (waiting === undefined) return;
     this.#blocked.delete(key);
-    const records = waiting.drain();
-    for (let i = records.length - 1; i >= 0; i--) this.#ready.unshift(records[i] as Redelivery);
+    for (let item = waiting.shift(); item !== undefined; item = waiting.shift()) this.#ready.add(item);
   }
 
   dispose(): void {

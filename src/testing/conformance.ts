@@ -235,6 +235,32 @@ export function conformance(target: ConformanceTarget): void {
       timeout,
     );
 
+    it.runIf(caps.perKeyOrdering)(
+      'redelivers a nacked message before the later messages of its key',
+      async () => {
+        const t = topic('nack-order');
+        let failedOnce = false;
+        const { spy } = await consume<Order>(
+          { topic: t, group: group('nack-order'), concurrency: 4, redeliveryDelayMs: 50 },
+          (m) => {
+            if (m.value.id === 0 && !failedOnce) {
+              failedOnce = true;
+              throw new Error('transient');
+            }
+          },
+        );
+        await bus.producer<Order>().send(
+          t,
+          Array.from({ length: 10 }, (_, id) => ({ key: 'one-key', value: { id } })),
+        );
+        const handled = await spy.waitForHandled(10, waitMs);
+        expect(handled.map((m) => m.value.id)).toEqual(Array.from({ length: 10 }, (_, id) => id));
+        expect(handled[0]?.attempt).toBe(2);
+        expect(spy.calls[0]?.value).toEqual({ id: 0 });
+      },
+      timeout,
+    );
+
     it(
       'counts attempts 1, 2, 3, 4 across retries',
       async () => {
