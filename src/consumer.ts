@@ -159,7 +159,9 @@ export class ConsumerImpl<T> implements Consumer<T> {
   readonly #keys = new Map<string, Queue<Delivery> | undefined>();
   /** Retries waiting for a slot after their backoff; served before new deliveries. */
   readonly #slotWaiters = new Queue<() => void>();
+  /** Aborts retry backoffs when the consumer closes. */
   readonly #closing = new AbortController();
+  #closed = false;
 
   #slots = 0;
   #unsettled = 0;
@@ -191,7 +193,7 @@ export class ConsumerImpl<T> implements Consumer<T> {
   }
 
   async run(handler: Handler<T>): Promise<void> {
-    if (this.#closing.signal.aborted) throw new ClosedError('consumer', 'run', this.#adapter.broker);
+    if (this.#closed) throw new ClosedError('consumer', 'run', this.#adapter.broker);
     if (this.#chain) {
       throw new InvalidConfigError('run() was already called on this consumer', {
         broker: this.#adapter.broker,
@@ -231,12 +233,12 @@ export class ConsumerImpl<T> implements Consumer<T> {
 
   resume(): void {
     this.#userPaused = false;
-    if (!this.#flowPaused && !this.#closing.signal.aborted) this.#subscription?.resume();
+    if (!this.#flowPaused && !this.#closed) this.#subscription?.resume();
     this.#pump();
   }
 
   #receive(delivery: Delivery): void {
-    if (this.#closing.signal.aborted) {
+    if (this.#closed) {
       delivery.nack();
       return;
     }
@@ -330,7 +332,7 @@ export class ConsumerImpl<T> implements Consumer<T> {
       if (next === undefined) this.#keys.delete(key);
       else this.#ready.push(next);
     }
-    if (this.#flowPaused && this.#unsettled <= this.#prefetch >> 1 && !this.#closing.signal.aborted) {
+    if (this.#flowPaused && this.#unsettled <= this.#prefetch >> 1 && !this.#closed) {
       this.#flowPaused = false;
       if (!this.#userPaused) this.#subscription?.resume();
     }
@@ -373,6 +375,7 @@ export class ConsumerImpl<T> implements Consumer<T> {
   }
 
   async #close(): Promise<void> {
+    this.#closed = true;
     this.#closing.abort();
     this.#subscription?.pause();
     // Not started yet: hand back at once so the broker redelivers them (to us later, or to a peer).
