@@ -99,7 +99,7 @@ export class PeerDependencyMissingError extends PolybusError {
 /** A payload could not be decoded by the consumer's codec. Never retried. */
 export class DecodeError extends PolybusError {
   constructor(codec: string, cause: unknown, broker?: BrokerName) {
-    super('DECODE_FAILED', `the ${codec} codec could not decode the payload (${describe(cause)})`, {
+    super('DECODE_FAILED', `the ${codec} codec could not decode the payload (${errorText(cause)})`, {
       broker,
       operation: 'decode',
       hint: 'The message was sent with another codec or is corrupt; add deadLetter() to keep such messages, and check the producer codec.',
@@ -112,7 +112,7 @@ export class DecodeError extends PolybusError {
 /** A value could not be encoded by the producer's codec. */
 export class EncodeError extends PolybusError {
   constructor(codec: string, cause: unknown) {
-    super('ENCODE_FAILED', `the ${codec} codec could not encode the value (${describe(cause)})`, {
+    super('ENCODE_FAILED', `the ${codec} codec could not encode the value (${errorText(cause)})`, {
       operation: 'encode',
       hint: 'Pass a value the codec accepts (json: serialisable; bytes: Uint8Array; string: string).',
       cause,
@@ -179,12 +179,12 @@ export class TimeoutError extends PolybusError {
 /** The broker or its client reported an error. */
 export class BrokerError extends PolybusError {
   constructor(broker: BrokerName, operation: string, cause: unknown, hint: string, retryable = true) {
-    super('BROKER_ERROR', describe(cause), { broker, operation, hint, cause, retryable });
+    super('BROKER_ERROR', errorText(cause), { broker, operation, hint, cause, retryable });
   }
 }
 
 /** Short description of any thrown value, for error messages and dead-letter headers. */
-export function describe(error: unknown): string {
+export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   if (typeof error === 'string') return error;
   try {

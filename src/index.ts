@@ -13,7 +13,25 @@ export { type Broker, type ConnectOptions, connect } from './broker.js';
 export * from './codecs/index.js';
 export type { Consumer, ConsumerOptions, ConsumerStats, Handler } from './consumer.js';
 export { consumerErrorChannel } from './consumer.js';
-export * from './errors.js';
+export {
+  AdapterNotInstalledError,
+  BrokerError,
+  type BrokerName,
+  ClosedError,
+  DecodeError,
+  EncodeError,
+  InvalidConfigError,
+  InvalidUrlError,
+  isRetryable,
+  MessageTooLargeError,
+  PeerDependencyMissingError,
+  PolybusError,
+  type PolybusErrorCode,
+  type PolybusErrorOptions,
+  TimeoutError,
+  ValidationError,
+  type ValidationIssue,
+} from './errors.js';
 export type { Headers, Message, OutgoingMessage, Receipt } from './message.js';
 export { DEAD_LETTER_HEADERS, type DeadLetterOptions, deadLetter } from './middleware/dead-letter.js';
 export { backoffDelay, type RetryOptions, retry } from './middleware/retry.js';

@@ -1,5 +1,5 @@
 import type { TransportRecord } from '../adapter.js';
-import { ClosedError, describe, InvalidConfigError } from '../errors.js';
+import { ClosedError, errorText, InvalidConfigError } from '../errors.js';
 import type { ConsumeContext, Middleware, Next } from '../pipeline.js';
 
 /** Header names set on dead-lettered messages (the original headers are kept too). */
@@ -40,7 +40,7 @@ export function deadLetter(topic: string, options: DeadLetterOptions = {}): Midd
     if (error instanceof ClosedError) throw error;
     const { message } = ctx;
     const failedAt = Date.now();
-    const text = describe(error);
+    const text = errorText(error);
     const record: TransportRecord = {
       key: message.key,
       value: message.payload,
