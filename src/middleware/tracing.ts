@@ -43,7 +43,7 @@ const HEADERS_SETTER: Otel.TextMapSetter<Headers> = {
 export function tracing(options: TracingOptions = {}): Middleware {
   const api = optionalRequire<OtelApi>('@opentelemetry/api', 'tracing()');
   const tracer = api.trace.getTracer(options.tracerName ?? 'polybus');
-  const { SpanKind, SpanStatusCode, ROOT_CONTEXT, context: contextApi, propagation, trace } = api;
+  const { SpanKind, SpanStatusCode, ROOT_CONTEXT, INVALID_SPAN_CONTEXT, context: contextApi, propagation, trace } = api;
 
   function inject(activeContext: Otel.Context, span: Otel.Span, headers: Headers): void {
     const withSpan = trace.setSpan(activeContext, span);
@@ -151,7 +151,7 @@ export function tracing(options: TracingOptions = {}): Middleware {
     try {
       // Nothing to make active when no SDK records and no trace came in: skip the context switch.
       result =
-        recording || trace.isSpanContextValid(span.spanContext())
+        recording || (span.spanContext() !== INVALID_SPAN_CONTEXT && trace.isSpanContextValid(span.spanContext()))
           ? contextApi.with(trace.setSpan(parent, span), next, undefined, ctx)
           : next(ctx);
     } catch (error) {
