@@ -18,7 +18,8 @@ const { connect, json, retry, tracing } = (await import(dist('src/index.js'))) a
 const { resetMemoryBroker } = (await import(dist('adapters/memory/index.js'))) as typeof MemoryModule;
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
-const WARM_UP = Math.min(MESSAGES, 100_000);
+// V8 sizes its heap and tiers up the hot path over the first few hundred thousand messages.
+const WARM_UP = Math.min(MESSAGES, 500_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 512);

@@ -145,15 +145,19 @@ export function tracing(options: TracingOptions = {}): Middleware {
     const parent = extract(message.headers);
     const { name, options } = spanOf(consumer);
     const span = tracer.startSpan(name, options, parent);
-    const recording = span.isRecording();
-    if (recording) span.setAttribute(ATTR_MESSAGING_MESSAGE_ID, message.id);
+    if (!span.isRecording()) {
+      // No SDK records this span, so ending it or recording an error on it does nothing: only
+      // make an incoming trace active for the handler (its own sends continue it), and return
+      // the chain's promise as is.
+      const spanContext = span.spanContext();
+      return spanContext !== INVALID_SPAN_CONTEXT && trace.isSpanContextValid(spanContext)
+        ? contextApi.with(trace.setSpan(parent, span), next, undefined, ctx)
+        : next(ctx);
+    }
+    span.setAttribute(ATTR_MESSAGING_MESSAGE_ID, message.id);
     let result: Promise<void>;
     try {
-      // Nothing to make active when no SDK records and no trace came in: skip the context switch.
-      result =
-        recording || (span.spanContext() !== INVALID_SPAN_CONTEXT && trace.isSpanContextValid(span.spanContext()))
-          ? contextApi.with(trace.setSpan(parent, span), next, undefined, ctx)
-          : next(ctx);
+      result = contextApi.with(trace.setSpan(parent, span), next, undefined, ctx);
     } catch (error) {
       result = Promise.reject(error);
     }
