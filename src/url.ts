@@ -1,11 +1,11 @@
 import { type BrokerName, InvalidUrlError } from './errors.js';
 import { redactUrl, Secret } from './secret.js';
 
-/** `memory://[name][?retention=10000]`: an in-process broker; connections with the same name share it. */
+/** `memory://[name][?retention=1000]`: an in-process broker; connections with the same name share it. */
 export interface MemoryConfig {
   broker: 'memory';
   name: string;
-  /** Messages kept per topic once every group has read them (default 10,000). */
+  /** Messages kept per topic once every group has read them (default 1,000). */
   retention: number;
 }
 
@@ -64,7 +64,7 @@ export type BrokerConfig = MemoryConfig | KafkaConfig | RabbitMqConfig | Kinesis
 
 /** The URL forms, shown in errors so that users see what is expected. */
 export const URL_FORMS: Readonly<Record<Exclude<BrokerName, 'core'>, string>> = {
-  memory: 'memory:// or memory://<name>[?retention=10000]',
+  memory: 'memory:// or memory://<name>[?retention=1000]',
   kafka:
     'kafka://host:9092[,host2:9092][?clientId=app&ssl=true&sasl=plain|scram-sha-256|scram-sha-512&username=u&password=p]',
   rabbitmq: 'amqp://[user:pass@]host[:5672][/vhost][?heartbeat=30&exchange=polybus] or amqps://…',
@@ -133,7 +133,7 @@ export function parseBrokerUrl(url: string): BrokerConfig {
       return {
         broker,
         name: decodeURIComponent(parsed.host + parsed.pathname.replace(/^\/+/, '')) || 'default',
-        retention: retention === null ? 10_000 : parseInteger('memory', 'retention', retention, 1, 1e9, url),
+        retention: retention === null ? 1_000 : parseInteger('memory', 'retention', retention, 1, 1e9, url),
       };
     }
     case 'kafka':

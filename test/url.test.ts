@@ -4,7 +4,7 @@ import { InvalidUrlError, parseBrokerUrl, redactUrl, Secret } from '../src/index
 
 describe('parseBrokerUrl', () => {
   it('parses memory URLs, shared by name', () => {
-    expect(parseBrokerUrl('memory://')).toEqual({ broker: 'memory', name: 'default', retention: 10_000 });
+    expect(parseBrokerUrl('memory://')).toEqual({ broker: 'memory', name: 'default', retention: 1_000 });
     expect(parseBrokerUrl('memory://tests?retention=10')).toEqual({ broker: 'memory', name: 'tests', retention: 10 });
   });
 

@@ -401,8 +401,8 @@ class Topic {
     let keepFrom = this.end - this.#retention;
     for (const group of this.groups.values()) if (group.cursor < keepFrom) keepFrom = group.cursor;
     const drop = keepFrom - this.#base;
-    // Drop in large steps: slicing is O(retained).
-    if (drop < 4096 || drop * 4 < log.length) return;
+    // Drop in steps at least as large as what is kept, so slicing costs O(1) per message.
+    if (drop < this.#retention || drop < 1024) return;
     this.#log = log.slice(drop);
     this.#base = keepFrom;
   }

@@ -95,5 +95,5 @@ export async function createAdapter(config: MemoryConfig): Promise<Adapter> {
       hint: 'Use a memory:// URL.',
     });
   }
-  return new MemoryAdapter({ ...config, retention: config.retention ?? 10_000 });
+  return new MemoryAdapter({ ...config, retention: config.retention ?? 1_000 });
 }
