@@ -134,6 +134,23 @@ export function startDetached(
   return { pid: child.pid, logFile, child };
 }
 
+/** How to tell that a launched broker accepts work. */
+export interface Readiness {
+  /** Shown in the error: "not <what> after N s". */
+  what: string;
+  check: () => Promise<boolean>;
+  timeoutMs: number;
+}
+
+/**
+ * Starts a broker with {@link startDetached} and waits until `readiness.check` passes; fails
+ * early, with the log tail, if the process exits first.
+ */
+export async function launch(name: string, options: DetachedOptions, readiness: Readiness): Promise<void> {
+  const { logFile, pid } = startDetached(name, options);
+  await waitUntil(name, readiness.what, readiness.check, readiness.timeoutMs, logFile, () => runningPid(name) === pid);
+}
+
 /** Stops a broker's process group: SIGTERM, then SIGKILL after `graceMs`. */
 export async function stopDetached(name: string, graceMs = 20_000): Promise<boolean> {
   const pid = runningPid(name);

@@ -1,18 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import {
-  CACHE,
-  EmulatorError,
-  ensureDir,
-  execFileAsync,
-  ROOT,
-  runningPid,
-  startDetached,
-  stopDetached,
-  tcpOpen,
-  waitUntil,
-} from './common.js';
+import { CACHE, EmulatorError, ensureDir, execFileAsync, launch, ROOT, stopDetached, tcpOpen } from './common.js';
 import type { Launcher } from './launcher.js';
 import { copyDependencies, pomProperty } from './maven.js';
 
@@ -95,7 +84,6 @@ export const kafka: Launcher = {
   },
 
   async start() {
-    if (runningPid('kafka') !== undefined && (await this.ready().catch(() => false))) return;
     await this.stop();
     ensureDir(DATA);
     const config = join(DATA, 'server.properties');
@@ -111,14 +99,10 @@ export const kafka: Launcher = {
       }
     }
     const [command, args] = java(['kafka.Kafka', config]);
-    const { logFile, pid } = startDetached('kafka', { command, args });
-    await waitUntil(
+    await launch(
       'kafka',
-      'accepting produce requests',
-      roundTrip,
-      120_000,
-      logFile,
-      () => runningPid('kafka') === pid,
+      { command, args },
+      { what: 'accepting produce requests', check: roundTrip, timeoutMs: 120_000 },
     );
   },
 

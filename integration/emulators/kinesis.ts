@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { CACHE, ensureDir, ROOT, runningPid, startDetached, stopDetached, tcpOpen, waitUntil } from './common.js';
+import { CACHE, ensureDir, launch, ROOT, stopDetached, tcpOpen } from './common.js';
 import type { Launcher } from './launcher.js';
 
 const PORT = Number(process.env.POLYBUS_KINESIS_PORT ?? 4567);
@@ -40,14 +40,16 @@ export const kinesis: Launcher = {
   },
 
   async start() {
-    if (runningPid('kinesis') !== undefined && (await answers().catch(() => false))) return;
     await this.stop();
     ensureDir(DATA);
-    const { logFile, pid } = startDetached('kinesis', {
-      command: process.execPath,
-      args: [join(ROOT, 'integration/emulators/kinesis/server.mjs'), String(PORT), DATA],
-    });
-    await waitUntil('kinesis', 'answering ListStreams', answers, 60_000, logFile, () => runningPid('kinesis') === pid);
+    await launch(
+      'kinesis',
+      {
+        command: process.execPath,
+        args: [join(ROOT, 'integration/emulators/kinesis/server.mjs'), String(PORT), DATA],
+      },
+      { what: 'answering ListStreams', check: answers, timeoutMs: 60_000 },
+    );
   },
 
   async stop() {

@@ -7,7 +7,7 @@ export interface Launcher {
   readonly externalVariable: string;
   /** Downloads / builds whatever is missing (cached), pinned to exact versions. */
   install(): Promise<void>;
-  /** Starts the broker if it is not running and waits until it really accepts work. */
+  /** (Re)starts the broker and waits until it really accepts work; `up()` skips it when already ready. */
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Whether the broker accepts work now (a real round trip, not just an open port). */

@@ -1,17 +1,6 @@
 import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
-import {
-  CACHE,
-  isBuilt,
-  ROOT,
-  runLogged,
-  runningPid,
-  say,
-  startDetached,
-  stopDetached,
-  tcpOpen,
-  waitUntil,
-} from './common.js';
+import { CACHE, isBuilt, launch, ROOT, runLogged, say, stopDetached, tcpOpen } from './common.js';
 import type { Launcher } from './launcher.js';
 
 const SOURCE = join(ROOT, 'integration/emulators/pubsub');
@@ -60,10 +49,12 @@ export const pubsub: Launcher = {
   },
 
   async start() {
-    if (runningPid('pubsub') !== undefined && (await answers().catch(() => false))) return;
     await this.stop();
-    const { logFile, pid } = startDetached('pubsub', { command: BINARY, args: ['-address', HOST] });
-    await waitUntil('pubsub', 'answering ListTopics', answers, 60_000, logFile, () => runningPid('pubsub') === pid);
+    await launch(
+      'pubsub',
+      { command: BINARY, args: ['-address', HOST] },
+      { what: 'answering ListTopics', check: answers, timeoutMs: 60_000 },
+    );
   },
 
   async stop() {

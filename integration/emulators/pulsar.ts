@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { CACHE, ensureDir, ROOT, runningPid, startDetached, stopDetached, tcpOpen, waitUntil } from './common.js';
+import { CACHE, ensureDir, launch, ROOT, stopDetached, tcpOpen } from './common.js';
 import type { Launcher } from './launcher.js';
 import { copyDependencies, pomProperty } from './maven.js';
 
@@ -60,7 +60,6 @@ export const pulsar: Launcher = {
   },
 
   async start() {
-    if (runningPid('pulsar') !== undefined && (await ready().catch(() => false))) return;
     await this.stop();
     ensureDir(DATA);
     const config = join(DATA, 'standalone.conf');
@@ -71,39 +70,35 @@ export const pulsar: Launcher = {
         .replaceAll('@BROKER_PORT@', String(BROKER_PORT))
         .replaceAll('@WEB_PORT@', String(WEB_PORT)),
     );
-    const { logFile, pid } = startDetached('pulsar', {
-      // The starter resolves some data paths against the working directory.
-      cwd: DATA,
-      command: 'java',
-      args: [
-        '-Xms512m',
-        '-Xmx1g',
-        '-XX:MaxDirectMemorySize=512m',
-        '-Dpulsar.allocator.exit_on_oom=true',
-        `-Dlog4j2.configurationFile=${join(CONF_DIR, 'log4j2.properties')}`,
-        '-cp',
-        `${LIBS}/*`,
-        'org.apache.pulsar.PulsarStandaloneStarter',
-        '--config',
-        config,
-        '--no-functions-worker',
-        '--no-stream-storage',
-        '--bookkeeper-dir',
-        join(DATA, 'bookkeeper'),
-        '--bookkeeper-port',
-        String(BROKER_PORT + 100),
-        // Given so the starter does not try to parse a port out of the rocksdb:// metadata URL.
-        '--zookeeper-port',
-        String(BROKER_PORT + 200),
-      ],
-    });
-    await waitUntil(
+    await launch(
       'pulsar',
-      'acknowledging a WebSocket publish',
-      ready,
-      240_000,
-      logFile,
-      () => runningPid('pulsar') === pid,
+      {
+        // The starter resolves some data paths against the working directory.
+        cwd: DATA,
+        command: 'java',
+        args: [
+          '-Xms512m',
+          '-Xmx1g',
+          '-XX:MaxDirectMemorySize=512m',
+          '-Dpulsar.allocator.exit_on_oom=true',
+          `-Dlog4j2.configurationFile=${join(CONF_DIR, 'log4j2.properties')}`,
+          '-cp',
+          `${LIBS}/*`,
+          'org.apache.pulsar.PulsarStandaloneStarter',
+          '--config',
+          config,
+          '--no-functions-worker',
+          '--no-stream-storage',
+          '--bookkeeper-dir',
+          join(DATA, 'bookkeeper'),
+          '--bookkeeper-port',
+          String(BROKER_PORT + 100),
+          // Given so the starter does not try to parse a port out of the rocksdb:// metadata URL.
+          '--zookeeper-port',
+          String(BROKER_PORT + 200),
+        ],
+      },
+      { what: 'acknowledging a WebSocket publish', check: ready, timeoutMs: 240_000 },
     );
   },
 

@@ -5,13 +5,12 @@ import {
   CACHE,
   ensureDir,
   execFileAsync,
+  launch,
   runLogged,
   runningPid,
   say,
-  startDetached,
   stopDetached,
   tcpOpen,
-  waitUntil,
 } from './common.js';
 import type { Launcher } from './launcher.js';
 
@@ -79,20 +78,15 @@ export const rabbitmq: Launcher = {
   },
 
   async start() {
-    if (runningPid('rabbitmq') !== undefined && (await this.ready().catch(() => false))) return;
     await this.stop();
     ensureDir(join(HOME, 'log'));
     writeFileSync(join(HOME, 'enabled_plugins'), '[].\n');
     // loopback_users = none: guest may log in over 127.0.0.1 only anyway, since we listen nowhere else.
     writeFileSync(join(HOME, 'rabbitmq.conf'), 'loopback_users = none\nlog.console.level = warning\n');
-    const { logFile, pid } = startDetached('rabbitmq', { command: SERVER, args: [], env: environment() });
-    await waitUntil(
+    await launch(
       'rabbitmq',
-      'accepting AMQP publishes',
-      roundTrip,
-      120_000,
-      logFile,
-      () => runningPid('rabbitmq') === pid,
+      { command: SERVER, args: [], env: environment() },
+      { what: 'accepting AMQP publishes', check: roundTrip, timeoutMs: 120_000 },
     );
   },
 
