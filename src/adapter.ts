@@ -13,7 +13,11 @@ export interface Capabilities {
   persistent: boolean;
   /** A new consumer group can read messages sent before it existed (`from: 'earliest'`). */
   replay: boolean;
-  /** The broker can redeliver a nacked message after a delay by itself. */
+  /**
+   * The broker can redeliver a nacked message after a delay by itself. Without it the core keeps
+   * a failed message in process for its redelivery delay (holding back later messages of its
+   * key) and runs it again.
+   */
   nativeDelay: boolean;
   /** The broker has its own dead-letter mechanism. */
   nativeDeadLetter: boolean;
@@ -39,13 +43,29 @@ export interface Delivery {
   readonly value: Uint8Array;
   readonly headers: Headers;
   readonly timestamp: number;
-  /** 1 on first delivery, then counts redeliveries as far as the broker tracks them. */
+  /**
+   * 1 on first delivery, then counts deliveries as far as the broker tracks them (a delivery
+   * count, or a count the adapter carried from `nack`). The core keeps the larger of this and
+   * what it counted itself, so `message.attempt` never goes back.
+   */
   readonly attempt: number;
   readonly raw: unknown;
+  /**
+   * True once the adapter no longer owns this message (its partition or lease moved to another
+   * member): the core drops it unstarted, and the adapter ignores its ack and nack.
+   */
+  readonly stale?: boolean;
   /** Settles the message as done. */
   ack(): void;
-  /** Hands the message back for redelivery, after `delayMs` where the broker supports it. */
-  nack(delayMs?: number): void;
+  /**
+   * Hands the message back for redelivery, after `delayMs` where the broker supports it
+   * (`Capabilities.nativeDelay`). `attempt` is how many times handlers have seen it so far;
+   * an adapter that can carry it delivers the message next with `attempt + 1`.
+   * Without native delay the core holds failed messages itself and calls nack() only to hand
+   * messages back when the consumer closes: settle without acknowledging, so that the broker
+   * (or the partition's next owner) delivers them again.
+   */
+  nack(delayMs?: number, attempt?: number): void;
 }
 
 /** Where in the stream a new consumer group starts. */

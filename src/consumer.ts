@@ -10,14 +10,22 @@ import {
   type ConsumeContext,
   type ConsumerInfo,
   composeConsume,
+  composePublish,
+  type FailureOutcome,
   type MiddlewareInput,
   type Next,
+  type PublishContext,
   toMiddleware,
 } from './pipeline.js';
 import { Queue } from './queue.js';
 
-/** Handles one message: resolve to ack, throw to retry / dead-letter / nack. */
-export type Handler<T> = (message: Message<T>) => Promise<void> | void;
+export type { FailureOutcome } from './pipeline.js';
+
+/**
+ * Handles one message: resolve to ack, throw to retry / dead-letter / redeliver. `signal` aborts
+ * when the consumer's close timeout expires or after `handlerTimeoutMs`: stop work when it fires.
+ */
+export type Handler<T> = (message: Message<T>, signal: AbortSignal) => Promise<void> | void;
 
 /** Options of {@link Broker.consumer}. */
 export interface ConsumerOptions<T> {
@@ -34,12 +42,35 @@ export interface ConsumerOptions<T> {
   codec?: Codec<T>;
   /** Consume-side middleware: retry(), deadLetter(), tracing(), validate(), or your own. */
   use?: MiddlewareInput[];
-  /** How long close() waits for running handlers (default 30 s). */
+  /** How long close() waits for running handlers before it aborts their signal and gives up (default 30 s). */
   closeTimeoutMs?: number;
-  /** Delay before the broker redelivers a message whose handler failed (default 0). */
+  /**
+   * First delay before a failed message is delivered again (default 100 ms). Each further
+   * redelivery of the same message doubles it, up to `maxRedeliveryDelayMs`, with jitter
+   * (a uniform pick in the upper half). A redelivery always waits at least 1 ms, so a message
+   * that keeps failing never spins the event loop.
+   */
   redeliveryDelayMs?: number;
-  /** Called when a message fails for good (it is nacked) or the subscription reports an error. */
-  onError?: (error: unknown, message?: Message<T>) => void;
+  /** Upper bound of the redelivery delay (default 30 s). */
+  maxRedeliveryDelayMs?: number;
+  /**
+   * With deadLetter(): how many times a handler may see a message before it goes to the
+   * dead-letter topic. Failures before that are redelivered with the redelivery backoff (like a
+   * broker's delivery limit); a message delivered again after that many handler calls (a crash
+   * loop) goes to the dead-letter topic without running the handler. Default: unlimited, so
+   * deadLetter() takes a message at its first failure that reaches it (after retry()).
+   * Without deadLetter() nothing is ever dropped: the message keeps coming back at the capped
+   * backoff and each failure is reported.
+   */
+  maxDeliveries?: number;
+  /** Aborts the handler's `signal` this long after a handler call starts (default: never). */
+  handlerTimeoutMs?: number;
+  /**
+   * Called for every failure: `outcome` says what happens to the message next. Errors of the
+   * subscription itself come with no message and outcome `error`. A callback that throws is
+   * reported on the `polybus:hook:error` diagnostics channel and changes nothing else.
+   */
+  onError?: (error: unknown, message: Message<T> | undefined, outcome: FailureOutcome) => void;
 }
 
 /** Counters of a consumer, for health checks and tests. */
@@ -66,8 +97,15 @@ export interface Consumer<T> {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/** Published on diagnostics_channel `polybus:consumer:error` for every failed message. */
+/** Published on diagnostics_channel `polybus:consumer:error` for every failure: `{ error, message, consumer, outcome }`. */
 export const consumerErrorChannel = channel('polybus:consumer:error');
+/** Published on diagnostics_channel `polybus:hook:error` when a user callback throws: `{ error, hook, consumer }`. */
+export const hookErrorChannel = channel('polybus:hook:error');
+
+const DEFAULT_REDELIVERY_DELAY_MS = 100;
+const DEFAULT_MAX_REDELIVERY_DELAY_MS = 30_000;
+/** Attempt counts remembered for messages handed back to the broker; the oldest are forgotten past this. */
+const REMEMBERED_ATTEMPTS = 10_000;
 
 /** The message a handler sees: the decoded value and attempt, the rest read from the delivery. */
 class DeliveredMessage<T> implements Message<T> {
@@ -75,10 +113,10 @@ class DeliveredMessage<T> implements Message<T> {
   attempt: number;
   readonly #delivery: Delivery;
 
-  constructor(delivery: Delivery) {
+  constructor(delivery: Delivery, attempt: number) {
     this.#delivery = delivery;
     this.value = undefined as T;
-    this.attempt = delivery.attempt;
+    this.attempt = attempt;
   }
 
   get id(): string {
@@ -115,18 +153,29 @@ class DeliveredMessage<T> implements Message<T> {
 
 /** One delivery on its way through the chain. Methods, not closures, so nothing is allocated per message but this. */
 class DeliveryContext<T> implements ConsumeContext<T> {
-  readonly message: Message<T>;
+  readonly message: DeliveredMessage<T>;
   readonly delivery: Delivery;
   readonly consumer: ConsumerInfo;
   firstFailureAt: number | undefined;
+  error: unknown;
+  /** The handler call's own signal, made on first use when handlerTimeoutMs is set. */
+  callSignal: AbortSignal | undefined;
+  callStartedAt: number;
   readonly #owner: ConsumerImpl<T>;
 
-  constructor(owner: ConsumerImpl<T>, delivery: Delivery) {
+  constructor(owner: ConsumerImpl<T>, delivery: Delivery, attempt: number) {
     this.#owner = owner;
     this.delivery = delivery;
     this.consumer = owner.info;
-    this.message = new DeliveredMessage<T>(delivery);
+    this.message = new DeliveredMessage<T>(delivery, attempt);
     this.firstFailureAt = undefined;
+    this.error = undefined;
+    this.callSignal = undefined;
+    this.callStartedAt = 0;
+  }
+
+  get signal(): AbortSignal {
+    return this.#owner.signalOf(this);
   }
 
   sleep(ms: number): Promise<void> {
@@ -134,7 +183,11 @@ class DeliveryContext<T> implements ConsumeContext<T> {
   }
 
   publish(topic: string, records: readonly TransportRecord[]): Promise<Receipt[]> {
-    return this.#owner.publishRaw(topic, records);
+    return this.#owner.publishRecords(topic, records);
+  }
+
+  report(error: unknown, outcome: FailureOutcome): void {
+    this.#owner.report(error, this.message, outcome);
   }
 
   // Settling through two small callbacks instead of awaiting in an async method measured 1.8x the
@@ -143,24 +196,47 @@ class DeliveryContext<T> implements ConsumeContext<T> {
   readonly failed = (error: unknown): void => this.#owner.finish(this, true, error);
 }
 
+/** A failed message kept in process while it waits out its redelivery delay (brokers without native delay). */
+interface HeldRedelivery<T> {
+  readonly ctx: DeliveryContext<T>;
+  readonly timer: NodeJS.Timeout;
+}
+
 export class ConsumerImpl<T> implements Consumer<T> {
   readonly info: ConsumerInfo;
   readonly #adapter: Adapter;
   readonly #options: ConsumerOptions<T>;
   readonly #concurrency: number;
   readonly #prefetch: number;
+  readonly #closeTimeoutMs: number;
+  readonly #redeliveryDelayMs: number;
+  readonly #maxRedeliveryDelayMs: number;
+  readonly #handlerTimeoutMs: number | undefined;
+  /** The broker cannot delay a redelivery: failed messages wait here, holding their key. */
+  readonly #holdInProcess: boolean;
   readonly #onClose: (consumer: ConsumerImpl<T>) => void;
 
   #chain: Next<ConsumeContext> | undefined;
+  /** Publishes already-encoded records (dead-letter) through the publish stages of `use` (tracing). */
+  #publishChain: Next<PublishContext> | undefined;
   #subscription: Subscription | undefined;
+  /** Settles to the subscription (or undefined if subscribing failed) while run() subscribes. */
+  #subscribing: Promise<Subscription | undefined> | undefined;
   /** Deliveries ready to start (no other delivery of their key is unsettled). */
   readonly #ready = new Queue<Delivery>();
+  /** Failed messages whose in-process redelivery delay is over: served before new deliveries. */
+  readonly #due = new Queue<DeliveryContext<T>>();
+  readonly #held = new Set<HeldRedelivery<T>>();
   /** Keys with an unsettled delivery, mapped to the deliveries of that key waiting behind it. */
   readonly #keys = new Map<string, Queue<Delivery> | undefined>();
   /** Retries waiting for a slot after their backoff; served before new deliveries. */
   readonly #slotWaiters = new Queue<() => void>();
-  /** Aborts retry backoffs when the consumer closes. */
+  /** Handler calls so far of messages handed back to the broker, by message id, so `attempt` never goes back. */
+  readonly #attempts = new Map<string, number>();
+  /** Aborts retry backoffs when the consumer starts closing. */
   readonly #closing = new AbortController();
+  /** Aborts handlers' signals when the close timeout expires. */
+  readonly #abortHandlers = new AbortController();
   #closed = false;
 
   #slots = 0;
@@ -173,19 +249,58 @@ export class ConsumerImpl<T> implements Consumer<T> {
   #idle: (() => void) | undefined;
 
   constructor(adapter: Adapter, options: ConsumerOptions<T>, onClose: (consumer: ConsumerImpl<T>) => void) {
-    if (typeof options?.topic !== 'string' || options.topic.length === 0)
-      throw badOption('topic', 'a non-empty string');
-    if (typeof options.group !== 'string' || options.group.length === 0) throw badOption('group', 'a non-empty string');
+    if (options === null || typeof options !== 'object') throw badOption('options', 'an object');
+    if (typeof options.topic !== 'string' || options.topic.length === 0)
+      throw badOption('topic', 'a non-empty string', options.topic);
+    if (typeof options.group !== 'string' || options.group.length === 0)
+      throw badOption('group', 'a non-empty string', options.group);
     const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw badOption('concurrency', 'an integer >= 1');
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw badOption('concurrency', 'an integer >= 1', options.concurrency);
     const prefetch = options.prefetch ?? Math.max(2 * concurrency, 16);
-    if (!Number.isInteger(prefetch) || prefetch < concurrency) throw badOption('prefetch', 'an integer >= concurrency');
+    if (!Number.isInteger(prefetch) || prefetch < concurrency)
+      throw badOption('prefetch', 'an integer >= concurrency', options.prefetch);
+    if (options.from !== undefined && options.from !== 'latest' && options.from !== 'earliest')
+      throw badOption('from', '"latest" or "earliest"', options.from);
+    if (options.use !== undefined && !Array.isArray(options.use))
+      throw badOption('use', 'an array, e.g. use: [retry(), deadLetter("orders.dlq")]', options.use);
+    if (options.onError !== undefined && typeof options.onError !== 'function')
+      throw badOption('onError', 'a function (error, message, outcome) => void', options.onError);
+    if (
+      options.codec !== undefined &&
+      (options.codec === null ||
+        typeof options.codec.decode !== 'function' ||
+        typeof options.codec.encode !== 'function')
+    )
+      throw badOption('codec', 'a codec such as json(), string() or bytes()', options.codec);
+    const maxDeliveries = options.maxDeliveries;
+    if (maxDeliveries !== undefined && (!Number.isInteger(maxDeliveries) || maxDeliveries < 1))
+      throw badOption('maxDeliveries', 'an integer >= 1', maxDeliveries);
+    this.#closeTimeoutMs = milliseconds('closeTimeoutMs', options.closeTimeoutMs, 30_000);
+    this.#redeliveryDelayMs = milliseconds('redeliveryDelayMs', options.redeliveryDelayMs, DEFAULT_REDELIVERY_DELAY_MS);
+    this.#maxRedeliveryDelayMs = milliseconds(
+      'maxRedeliveryDelayMs',
+      options.maxRedeliveryDelayMs,
+      Math.max(DEFAULT_MAX_REDELIVERY_DELAY_MS, this.#redeliveryDelayMs),
+    );
+    if (this.#maxRedeliveryDelayMs < this.#redeliveryDelayMs)
+      throw badOption('maxRedeliveryDelayMs', 'a number >= redeliveryDelayMs', options.maxRedeliveryDelayMs);
+    this.#handlerTimeoutMs =
+      options.handlerTimeoutMs === undefined
+        ? undefined
+        : milliseconds('handlerTimeoutMs', options.handlerTimeoutMs, 0);
     this.#adapter = adapter;
     this.#options = options;
     this.#concurrency = concurrency;
     this.#prefetch = prefetch;
+    this.#holdInProcess = !adapter.capabilities.nativeDelay;
     this.#onClose = onClose;
-    this.info = Object.freeze({ broker: adapter.broker, topic: options.topic, group: options.group });
+    this.info = Object.freeze({
+      broker: adapter.broker,
+      topic: options.topic,
+      group: options.group,
+      maxDeliveries: maxDeliveries ?? Number.POSITIVE_INFINITY,
+    });
   }
 
   get stats(): ConsumerStats {
@@ -201,29 +316,50 @@ export class ConsumerImpl<T> implements Consumer<T> {
         hint: 'Create one consumer per handler; several consumers in one group share the messages.',
       });
     }
-    if (typeof handler !== 'function') throw badOption('handler', 'a function (message) => Promise<void>');
+    if (typeof handler !== 'function') throw badOption('handler', 'a function (message) => Promise<void>', handler);
     const codec = (this.#options.codec ?? json()) as Codec<unknown>;
     const middleware = [codecMiddleware(codec), ...(this.#options.use ?? []).map(toMiddleware)];
     this.#chain = composeConsume(middleware, (ctx) => {
-      const result = handler(ctx.message as Message<T>);
+      if (this.#handlerTimeoutMs !== undefined) {
+        (ctx as DeliveryContext<T>).callStartedAt = Date.now();
+        (ctx as DeliveryContext<T>).callSignal = undefined;
+      }
+      const result = handler(ctx.message as Message<T>, ctx.signal);
       // A synchronous handler: share one resolved promise instead of allocating one per message.
       return result === undefined ? RESOLVED : Promise.resolve(result);
     });
+    // Dead-letter records are encoded already: only the trace step of the publish path applies.
+    this.#publishChain = composePublish(
+      middleware.filter((m) => m.publish?.step === 'trace'),
+      async (ctx) => {
+        ctx.receipts = await this.#adapter.publish(ctx.topic, ctx.records);
+      },
+    );
+    const subscribing = this.#adapter.subscribe({
+      topic: this.#options.topic,
+      group: this.#options.group,
+      prefetch: this.#prefetch,
+      from: this.#options.from ?? 'latest',
+      onDelivery: (delivery) => this.#receive(delivery),
+      onError: (error) => this.report(error, undefined, 'error'),
+    });
+    this.#subscribing = subscribing.then(
+      (subscription) => subscription,
+      () => undefined,
+    );
+    let subscription: Subscription;
     try {
-      this.#subscription = await this.#adapter.subscribe({
-        topic: this.#options.topic,
-        group: this.#options.group,
-        prefetch: this.#prefetch,
-        from: this.#options.from ?? 'latest',
-        onDelivery: (delivery) => this.#receive(delivery),
-        onError: (error) => this.#report(error),
-      });
+      subscription = await subscribing;
     } catch (error) {
       // Not subscribed: let the caller try run() again.
       this.#chain = undefined;
+      this.#subscribing = undefined;
       throw error;
     }
-    if (this.#userPaused || this.#flowPaused) this.#subscription.pause();
+    // close() was called meanwhile: it closes this subscription once subscribing settles.
+    if (this.#closed) return;
+    this.#subscription = subscription;
+    if (this.#userPaused || this.#flowPaused) subscription.pause();
   }
 
   pause(): void {
@@ -264,7 +400,7 @@ export class ConsumerImpl<T> implements Consumer<T> {
     this.#pump();
   }
 
-  /** Starts work while slots are free: retries first, then ready deliveries. */
+  /** Starts work while slots are free: retries first, then redeliveries held here, then new deliveries. */
   #pump(): void {
     while (this.#slots < this.#concurrency) {
       const waiter = this.#slotWaiters.shift();
@@ -273,15 +409,37 @@ export class ConsumerImpl<T> implements Consumer<T> {
         waiter();
         continue;
       }
-      if (this.#userPaused || this.#ready.length === 0) return;
-      const delivery = this.#ready.shift() as Delivery;
+      if (this.#userPaused || this.#closed) return;
+      const due = this.#due.shift();
+      if (due !== undefined) {
+        if (due.delivery.stale === true) {
+          this.#settle(due.delivery);
+          continue;
+        }
+        due.message.attempt++;
+        due.error = undefined;
+        this.#slots++;
+        this.#run(due);
+        continue;
+      }
+      const delivery = this.#ready.shift();
+      if (delivery === undefined) return;
+      // The adapter lost this message (partition revoked): its new owner handles it.
+      if (delivery.stale === true) {
+        this.#settle(delivery);
+        continue;
+      }
+      let attempt = delivery.attempt;
+      if (this.#attempts.size !== 0) {
+        const seen = this.#attempts.get(delivery.id);
+        if (seen !== undefined && seen >= attempt) attempt = seen + 1;
+      }
       this.#slots++;
-      this.#handle(delivery);
+      this.#run(new DeliveryContext<T>(this, delivery, attempt));
     }
   }
 
-  #handle(delivery: Delivery): void {
-    const ctx = new DeliveryContext<T>(this, delivery);
+  #run(ctx: DeliveryContext<T>): void {
     let result: Promise<void>;
     try {
       result = (this.#chain as Next<ConsumeContext>)(ctx);
@@ -295,17 +453,65 @@ export class ConsumerImpl<T> implements Consumer<T> {
   finish(ctx: DeliveryContext<T>, failed: boolean, failure: unknown): void {
     const delivery = ctx.delivery;
     this.#slots--;
-    if (failed) {
-      const delayMs = this.#options.redeliveryDelayMs ?? 0;
-      this.#nacked++;
-      delivery.nack(delayMs);
-      this.#handBackSuccessors(delivery.key, delayMs);
-      if (!(failure instanceof ClosedError)) this.#report(failure, ctx.message);
-    } else {
+    if (!failed) {
       this.#acked++;
+      if (this.#attempts.size !== 0) this.#attempts.delete(delivery.id);
       delivery.ack();
+      this.#settle(delivery);
+      return;
     }
+    this.#nacked++;
+    const attempt = ctx.message.attempt;
+    if (delivery.stale === true) {
+      this.#settle(delivery);
+      return;
+    }
+    if (this.#closed || failure instanceof ClosedError) {
+      // Closing: hand it back at once, so the broker redelivers it (to us later, or to a peer).
+      this.#remember(delivery.id, attempt);
+      delivery.nack(0, attempt);
+      this.#handBackSuccessors(delivery.key, 0);
+      this.#settle(delivery);
+      return;
+    }
+    this.report(failure, ctx.message, 'nacked');
+    const delayMs = this.#redeliveryDelay(attempt);
+    if (this.#holdInProcess) {
+      this.#hold(ctx, delayMs);
+      this.#pump();
+      return;
+    }
+    this.#remember(delivery.id, attempt);
+    delivery.nack(delayMs, attempt);
+    this.#handBackSuccessors(delivery.key, delayMs);
     this.#settle(delivery);
+  }
+
+  /** Exponential from redeliveryDelayMs, capped, jittered in the upper half; never 0, so the event loop always turns. */
+  #redeliveryDelay(attempt: number): number {
+    const base = Math.min(this.#maxRedeliveryDelayMs, this.#redeliveryDelayMs * 2 ** Math.min(attempt - 1, 30));
+    return Math.max(1, Math.round(base / 2 + (Math.random() * base) / 2));
+  }
+
+  /** Keeps a failed message (and its key) here until its delay is over, then runs it again. */
+  #hold(ctx: DeliveryContext<T>, delayMs: number): void {
+    const held: HeldRedelivery<T> = {
+      ctx,
+      timer: setTimeout(() => {
+        this.#held.delete(held);
+        this.#due.push(ctx);
+        this.#pump();
+      }, delayMs),
+    };
+    this.#held.add(held);
+  }
+
+  #remember(id: string, attempt: number): void {
+    if (this.#attempts.size >= REMEMBERED_ATTEMPTS) {
+      const oldest = this.#attempts.keys().next();
+      if (!oldest.done) this.#attempts.delete(oldest.value);
+    }
+    this.#attempts.set(id, attempt);
   }
 
   /**
@@ -340,6 +546,17 @@ export class ConsumerImpl<T> implements Consumer<T> {
     this.#pump();
   }
 
+  /** The signal a handler call gets: the consumer's, or one that also fires after handlerTimeoutMs. */
+  signalOf(ctx: DeliveryContext<T>): AbortSignal {
+    const timeoutMs = this.#handlerTimeoutMs;
+    if (timeoutMs === undefined) return this.#abortHandlers.signal;
+    if (ctx.callSignal === undefined) {
+      const left = Math.max(0, timeoutMs - (Date.now() - ctx.callStartedAt));
+      ctx.callSignal = AbortSignal.any([this.#abortHandlers.signal, AbortSignal.timeout(left)]);
+    }
+    return ctx.callSignal;
+  }
+
   /** Releases the caller's slot for `ms`, then waits for a slot again (ahead of new deliveries). */
   async sleepOutsideSlot(ms: number): Promise<void> {
     const signal = this.#closing.signal;
@@ -360,13 +577,31 @@ export class ConsumerImpl<T> implements Consumer<T> {
     await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
   }
 
-  publishRaw(topic: string, records: readonly TransportRecord[]): Promise<Receipt[]> {
-    return this.#adapter.publish(topic, records);
+  publishRecords(topic: string, records: readonly TransportRecord[]): Promise<Receipt[]> {
+    const ctx: PublishContext = {
+      broker: this.#adapter.broker,
+      topic,
+      messages: [],
+      records: records.slice(),
+      receipts: [],
+    };
+    return (this.#publishChain as Next<PublishContext>)(ctx).then(() => ctx.receipts);
   }
 
-  #report(error: unknown, message?: Message<T>): void {
-    if (consumerErrorChannel.hasSubscribers) consumerErrorChannel.publish({ error, message, consumer: this.info });
-    this.#options.onError?.(error, message);
+  /** Reports a failure to onError and the diagnostics channel; a throwing onError changes nothing. */
+  report(error: unknown, message: Message<T> | undefined, outcome: FailureOutcome): void {
+    if (consumerErrorChannel.hasSubscribers) {
+      consumerErrorChannel.publish({ error, message, consumer: this.info, outcome });
+    }
+    const onError = this.#options.onError;
+    if (onError === undefined) return;
+    try {
+      onError(error, message, outcome);
+    } catch (hookError) {
+      if (hookErrorChannel.hasSubscribers) {
+        hookErrorChannel.publish({ error: hookError, hook: 'onError', consumer: this.info });
+      }
+    }
   }
 
   close(): Promise<void> {
@@ -377,41 +612,78 @@ export class ConsumerImpl<T> implements Consumer<T> {
   async #close(): Promise<void> {
     this.#closed = true;
     this.#closing.abort();
-    this.#subscription?.pause();
+    const subscription = this.#subscription ?? (await this.#subscribing);
+    subscription?.pause();
     // Not started yet: hand back at once so the broker redelivers them (to us later, or to a peer).
-    const notStarted = this.#ready.drain();
-    for (const waiting of this.#keys.values()) if (waiting) notStarted.push(...waiting.drain());
-    for (const delivery of notStarted) {
-      delivery.nack();
+    const handBack: Delivery[] = [];
+    for (const held of this.#held) {
+      clearTimeout(held.timer);
+      this.#due.push(held.ctx);
+    }
+    this.#held.clear();
+    for (let ctx = this.#due.shift(); ctx !== undefined; ctx = this.#due.shift()) {
+      this.#remember(ctx.delivery.id, ctx.message.attempt);
+      handBack.push(ctx.delivery);
+    }
+    handBack.push(...this.#ready.drain());
+    for (const waiting of this.#keys.values()) if (waiting) handBack.push(...waiting.drain());
+    for (const delivery of handBack) {
+      if (delivery.stale !== true) delivery.nack(0, this.#attempts.get(delivery.id));
       this.#unsettled--;
       this.#nacked++;
     }
     this.#keys.clear();
-    if (this.#unsettled > 0) {
-      const timeoutMs = this.#options.closeTimeoutMs ?? 30_000;
-      const idle = new Promise<void>((resolve) => {
-        this.#idle = resolve;
-      });
-      const timer = delay(timeoutMs, 'timeout' as const, { ref: false });
-      if ((await Promise.race([idle, timer])) === 'timeout') {
-        this.#report(
-          new TimeoutError(
-            'close consumer',
-            timeoutMs,
-            `${this.#unsettled} handler(s) still running were left unacknowledged and will be redelivered; raise closeTimeoutMs or make handlers honour shutdown.`,
-            this.#adapter.broker,
-          ),
-        );
-      }
-    }
-    await this.#subscription?.close();
+    if (this.#unsettled > 0) await this.#waitForHandlers();
+    await subscription?.close();
     this.#onClose(this);
+  }
+
+  /** Waits for running handlers up to closeTimeoutMs; then aborts their signals and reports a TimeoutError. */
+  async #waitForHandlers(): Promise<void> {
+    const timeoutMs = this.#closeTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    // A referenced timer: close() must resolve even when nothing else keeps the process alive.
+    const timedOut = await new Promise<boolean>((resolve) => {
+      this.#idle = () => resolve(false);
+      timer = setTimeout(() => resolve(true), timeoutMs);
+    });
+    clearTimeout(timer);
+    this.#idle = undefined;
+    if (!timedOut) return;
+    this.#abortHandlers.abort(
+      new TimeoutError('close consumer', timeoutMs, 'the consumer closed while this handler ran', this.#adapter.broker),
+    );
+    this.report(
+      new TimeoutError(
+        'close consumer',
+        timeoutMs,
+        `${this.#unsettled} handler(s) still running were left unacknowledged and will be redelivered; raise closeTimeoutMs or stop work when the handler's signal aborts.`,
+        this.#adapter.broker,
+      ),
+      undefined,
+      'error',
+    );
   }
 }
 
-function badOption(name: string, expected: string): InvalidConfigError {
-  return new InvalidConfigError(`consumer option ${name} must be ${expected}`, {
+function badOption(name: string, expected: string, got?: unknown): InvalidConfigError {
+  const actual = got === undefined ? '' : `, got ${describeValue(got)}`;
+  return new InvalidConfigError(`consumer option ${name} must be ${expected}${actual}`, {
     operation: 'create consumer',
     hint: "Example: bus.consumer({ topic: 'orders', group: 'billing', concurrency: 16 }).",
   });
+}
+
+function milliseconds(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw badOption(name, 'a finite number of milliseconds >= 0', value);
+  return value;
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
 }

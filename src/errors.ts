@@ -18,6 +18,7 @@ export type PolybusErrorCode =
   | 'VALIDATION_FAILED'
   | 'MESSAGE_TOO_LARGE'
   | 'BATCH_TOO_LARGE'
+  | 'DELIVERY_LIMIT'
   | 'CLOSED'
   | 'TIMEOUT'
   | 'BROKER_ERROR';
@@ -69,18 +70,67 @@ export class InvalidConfigError extends PolybusError {
   }
 }
 
-/** The adapter for a broker, or its client library, is not installed. */
+/** A package an adapter needs, with the version range polybus supports (when known). */
+export interface RequiredPackage {
+  name: string;
+  range?: string | undefined;
+}
+
+/**
+ * What {@link AdapterNotInstalledError} found missing: the adapter itself (this polybus version
+ * does not include it), or the broker client package(s) it loads.
+ */
+export type MissingAdapterPart =
+  | { kind: 'adapter'; polybusVersion?: string | undefined }
+  | { kind: 'client'; packages: readonly RequiredPackage[] };
+
+/**
+ * A broker cannot be used because its adapter is not part of this polybus version, or because
+ * the client package(s) the adapter loads are not installed. {@link AdapterNotInstalledError.missing}
+ * says which; the message and hint differ accordingly.
+ */
 export class AdapterNotInstalledError extends PolybusError {
+  /** What is missing. */
+  readonly missing: MissingAdapterPart;
+  /** The first package to install, or `polybus` when the adapter itself is missing. */
   readonly packageName: string;
-  constructor(broker: BrokerName, packageName: string, cause?: unknown) {
-    super('ADAPTER_NOT_INSTALLED', `the ${broker} adapter needs the package "${packageName}"`, {
+  /**
+   * @param missing - a package name (shorthand for one missing client package), or what is missing.
+   */
+  constructor(broker: BrokerName, missing: string | MissingAdapterPart, cause?: unknown) {
+    const part: MissingAdapterPart =
+      typeof missing === 'string' ? { kind: 'client', packages: [{ name: missing }] } : missing;
+    super('ADAPTER_NOT_INSTALLED', missingText(broker, part), {
       broker,
       operation: 'connect',
-      hint: `Install it with \`npm install ${packageName}\`.`,
+      hint: missingHint(part),
       cause,
     });
-    this.packageName = packageName;
+    this.missing = part;
+    this.packageName = part.kind === 'adapter' ? 'polybus' : (part.packages[0]?.name ?? 'polybus');
   }
+}
+
+function missingText(broker: BrokerName, missing: MissingAdapterPart): string {
+  if (missing.kind === 'adapter') {
+    return `polybus ${missing.polybusVersion ?? '(this version)'} does not include the ${broker} adapter yet`;
+  }
+  const names = missing.packages.map((p) => `"${p.name}"${p.range === undefined ? '' : ` (${p.range})`}`);
+  const plural = names.length > 1;
+  return `the ${broker} adapter needs the package${plural ? 's' : ''} ${names.join(', ')}, which ${plural ? 'are' : 'is'} not installed`;
+}
+
+function missingHint(missing: MissingAdapterPart): string {
+  if (missing.kind === 'adapter') {
+    return 'Pass an adapter of your own with `connect(url, { adapter })`; installing a client library alone does not help.';
+  }
+  const specs = missing.packages.map((p) => installSpec(p.name, p.range));
+  return `Install ${specs.length > 1 ? 'them' : 'it'} with \`npm install ${specs.join(' ')}\`.`;
+}
+
+/** `name@"range"` for an `npm install` command, or just the name when the range is unknown. */
+export function installSpec(packageName: string, range?: string): string {
+  return range === undefined ? packageName : `${packageName}@"${range}"`;
 }
 
 /** An optional peer dependency (avsc, protobufjs, @opentelemetry/api) is missing. */
@@ -155,6 +205,20 @@ export class MessageTooLargeError extends PolybusError {
     });
     this.size = size;
     this.limit = limit;
+  }
+}
+
+/** A message was delivered more often than the consumer's `maxDeliveries` (a crash loop, or timeouts). */
+export class DeliveryLimitError extends PolybusError {
+  readonly deliveries: number;
+  constructor(deliveries: number, limit: number, broker?: BrokerName) {
+    super('DELIVERY_LIMIT', `the message was delivered ${deliveries} times, more than maxDeliveries (${limit})`, {
+      broker,
+      operation: 'consume',
+      hint: 'It went to the dead-letter topic without running the handler: inspect it there; raise maxDeliveries if handlers need more tries.',
+      retryable: false,
+    });
+    this.deliveries = deliveries;
   }
 }
 

@@ -11,14 +11,15 @@ export type {
 } from './adapter.js';
 export { type Broker, type ConnectOptions, connect } from './broker.js';
 export * from './codecs/index.js';
-export type { Consumer, ConsumerOptions, ConsumerStats, Handler } from './consumer.js';
-export { consumerErrorChannel } from './consumer.js';
+export type { Consumer, ConsumerOptions, ConsumerStats, FailureOutcome, Handler } from './consumer.js';
+export { consumerErrorChannel, hookErrorChannel } from './consumer.js';
 export {
   AdapterNotInstalledError,
   BrokerError,
   type BrokerName,
   ClosedError,
   DecodeError,
+  DeliveryLimitError,
   EncodeError,
   InvalidConfigError,
   InvalidUrlError,

@@ -2,6 +2,9 @@ import type { Delivery, TransportRecord } from './adapter.js';
 import { InvalidConfigError } from './errors.js';
 import type { Message, OutgoingMessage, Receipt } from './message.js';
 
+/** What happens to a failed message next; see `ConsumerOptions.onError`. */
+export type FailureOutcome = 'retrying' | 'dead-lettered' | 'nacked' | 'error';
+
 /** Where a consume-side middleware runs, outermost first. */
 export type ConsumeStep = 'trace' | 'deadLetter' | 'decode' | 'validate' | 'retry' | 'custom';
 /** Where a publish-side middleware runs, outermost first. */
@@ -15,6 +18,8 @@ export interface ConsumerInfo {
   readonly broker: string;
   readonly topic: string;
   readonly group: string;
+  /** The consumer's `maxDeliveries` (Infinity when unset): read by deadLetter(). */
+  readonly maxDeliveries: number;
 }
 
 /** The state one delivery carries through the consume chain. */
@@ -24,9 +29,21 @@ export interface ConsumeContext<T = unknown> {
   readonly consumer: ConsumerInfo;
   /** When the first attempt of this delivery failed (set by retry, read by deadLetter). */
   firstFailureAt: number | undefined;
+  /**
+   * The error that made a middleware settle the message without the handler succeeding (set by
+   * deadLetter before it publishes; read by tracing to mark the span failed).
+   */
+  error: unknown;
+  /** Aborts when the consumer's close timeout expires, or after `handlerTimeoutMs` of a handler call. */
+  readonly signal: AbortSignal;
+  /** Reports a failure and what happens next to onError and the `polybus:consumer:error` channel. */
+  report(error: unknown, outcome: FailureOutcome): void;
   /** Waits without holding a concurrency slot; rejects with ClosedError if the consumer closes. */
   sleep(ms: number): Promise<void>;
-  /** Publishes already-encoded records through the same broker connection (used by deadLetter). */
+  /**
+   * Publishes already-encoded records through the same broker connection (used by deadLetter),
+   * through the publish stages of the consumer's tracing middleware, so the send is a child span.
+   */
   publish(topic: string, records: readonly TransportRecord[]): Promise<Receipt[]>;
 }
 

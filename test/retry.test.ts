@@ -7,6 +7,7 @@ function fakeContext(attempt = 1) {
   const ctx = {
     message: { attempt },
     firstFailureAt: undefined,
+    report: () => {},
     sleep: async (ms: number) => {
       sleeps.push(ms);
     },

@@ -107,13 +107,13 @@ class MemoryDelivery implements Delivery {
   ack(): void {
     if (this.settled) return;
     this.settled = true;
-    this.member.group.settle(this, false, 0);
+    this.member.group.settle(this, false, 0, 0);
   }
 
-  nack(delayMs = 0): void {
+  nack(delayMs = 0, attempt = this.attempt): void {
     if (this.settled) return;
     this.settled = true;
-    this.member.group.settle(this, true, delayMs);
+    this.member.group.settle(this, true, delayMs, Math.max(attempt, this.attempt));
   }
 }
 
@@ -175,6 +175,16 @@ class Member implements Subscription {
   }
 }
 
+/** A nacked message waiting out its delay before it is redelivered. */
+interface Parked {
+  readonly again: Redelivery;
+  readonly key: string | undefined;
+  /** The key's owner entry, counted up while the message is parked. */
+  readonly hold: KeyOwner | undefined;
+  readonly member: Member;
+  timer: NodeJS.Timeout;
+}
+
 /** Which member holds a key's messages, and how many it holds unsettled. */
 interface KeyOwner {
   member: Member;
@@ -198,7 +208,8 @@ class Group {
   readonly #owners = new Map<string, KeyOwner>();
   /** Messages of a key whose owner was paused when they came up; released when the owner lets go. */
   readonly #blocked = new Map<string, Redeliveries>();
-  readonly #timers = new Set<NodeJS.Timeout>();
+  /** Nacked messages waiting out their delay, with the member that nacked them. */
+  readonly #parked = new Set<Parked>();
   #nextMember = 0;
   #takenAttempt = 1;
   #scheduled = false;
@@ -223,6 +234,13 @@ class Group {
   leave(member: Member): void {
     const index = this.members.indexOf(member);
     if (index >= 0) this.members.splice(index, 1);
+    // Its nacked messages come back now rather than after their delay: released later, they
+    // would let a peer handle the later messages of their key first.
+    for (const parked of this.#parked) {
+      if (parked.member !== member) continue;
+      clearTimeout(parked.timer);
+      this.#unpark(parked);
+    }
     for (const [key, owner] of this.#owners) {
       if (owner.member === member) this.#release(key);
     }
@@ -311,11 +329,12 @@ class Group {
     waiting.add({ record, attempt });
   }
 
-  settle(delivery: MemoryDelivery, redeliver: boolean, delayMs: number): void {
+  /** `attempt`: handler calls so far; the redelivery carries attempt + 1. */
+  settle(delivery: MemoryDelivery, redeliver: boolean, delayMs: number, attempt: number): void {
     delivery.member.release(delivery);
     const key = delivery.key;
     if (redeliver) {
-      const again: Redelivery = { record: delivery.record, attempt: delivery.attempt + 1 };
+      const again: Redelivery = { record: delivery.record, attempt: attempt + 1 };
       if (delayMs > 0) {
         // Hold the key meanwhile, so no later message of it overtakes the one coming back.
         const hold = key === undefined ? undefined : this.#owners.get(key);
@@ -323,20 +342,28 @@ class Group {
           hold.count++;
           hold.parked++;
         }
-        const timer = setTimeout(() => {
-          this.#timers.delete(timer);
-          this.#ready.add(again);
-          if (hold) hold.parked--;
-          if (key !== undefined) this.#letGo(key);
-          this.schedule();
-        }, delayMs);
-        timer.unref();
-        this.#timers.add(timer);
+        const parked: Parked = {
+          again,
+          key,
+          hold,
+          member: delivery.member,
+          timer: setTimeout(() => this.#unpark(parked), delayMs),
+        };
+        parked.timer.unref();
+        this.#parked.add(parked);
       } else {
         this.#ready.add(again);
       }
     }
     if (key !== undefined) this.#letGo(key);
+    this.schedule();
+  }
+
+  #unpark(parked: Parked): void {
+    if (!this.#parked.delete(parked)) return;
+    this.#ready.add(parked.again);
+    if (parked.hold) parked.hold.parked--;
+    if (parked.key !== undefined) this.#letGo(parked.key);
     this.schedule();
   }
 
@@ -355,8 +382,8 @@ class Group {
   }
 
   dispose(): void {
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
+    for (const parked of this.#parked) clearTimeout(parked.timer);
+    this.#parked.clear();
   }
 }
 
@@ -446,7 +473,8 @@ export class MemoryBroker {
         topic: topicName,
         offset,
         key: record.key,
-        value: record.value,
+        // A copy: the sender may reuse its buffer once send() resolved.
+        value: record.value.slice(),
         headers,
         timestamp: record.timestamp,
       });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect } from '../../src/index.js';
+import { bytes, connect } from '../../src/index.js';
 import { spyHandler, waitForIdle } from '../../src/testing/index.js';
 import { memoryTopicSizes, resetMemoryBroker } from './index.js';
 
@@ -101,6 +101,18 @@ describe('memory:// broker', () => {
     await bus.consumer<number>({ topic: 't', group: 'slow' }).run(slowSpy.handler);
     await slowSpy.waitForHandled(6000);
     expect(slowSpy.handled.map((m) => m.value)).toEqual(Array.from({ length: 6000 }, (_, i) => i));
+    await bus.close();
+  });
+
+  it('copies the payload at send: changing the buffer after send() resolved changes nothing', async () => {
+    const bus = await connect('memory://copy');
+    const spy = spyHandler<Uint8Array>();
+    await bus.consumer<Uint8Array>({ topic: 't', group: 'g', codec: bytes() }).run(spy.handler);
+    const buffer = new Uint8Array([1, 2, 3]);
+    await bus.producer<Uint8Array>({ codec: bytes() }).send('t', { value: buffer });
+    buffer.fill(9);
+    const [message] = await spy.waitForHandled(1);
+    expect([...(message?.value ?? [])]).toEqual([1, 2, 3]);
     await bus.close();
   });
 });

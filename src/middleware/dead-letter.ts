@@ -1,5 +1,6 @@
 import type { TransportRecord } from '../adapter.js';
-import { ClosedError, errorText, InvalidConfigError } from '../errors.js';
+import type { BrokerName } from '../errors.js';
+import { ClosedError, DeliveryLimitError, errorText, InvalidConfigError, isRetryable } from '../errors.js';
 import type { ConsumeContext, Middleware, Next } from '../pipeline.js';
 
 /** Header names set on dead-lettered messages (the original headers are kept too). */
@@ -24,7 +25,11 @@ export interface DeadLetterOptions {
  * Sends a message that failed for good (retries exhausted, undecodable, invalid) to `topic`
  * with its original bytes, key and headers, plus headers for the error, the attempt count, the
  * original topic, group and id, and the first-failure time; then acks the original. If the
- * dead-letter publish fails, the original is nacked and comes back: nothing is dropped.
+ * dead-letter publish fails, the original is redelivered: nothing is dropped.
+ *
+ * With the consumer's `maxDeliveries`, a retryable failure is redelivered (after the redelivery
+ * backoff) until the message has been handled that many times, and a message delivered again
+ * after that (a crash loop) goes here without running the handler.
  */
 export function deadLetter(topic: string, options: DeadLetterOptions = {}): Middleware {
   if (typeof topic !== 'string' || topic.length === 0) {
@@ -34,10 +39,14 @@ export function deadLetter(topic: string, options: DeadLetterOptions = {}): Midd
     });
   }
   const maxErrorLength = options.maxErrorLength ?? 1000;
+  if (!Number.isInteger(maxErrorLength) || maxErrorLength < 1) {
+    throw new InvalidConfigError('deadLetter option maxErrorLength must be an integer >= 1', {
+      operation: 'configure deadLetter',
+      hint: "Example: deadLetter('orders.dlq', { maxErrorLength: 1000 }).",
+    });
+  }
 
   async function send(ctx: ConsumeContext, error: unknown): Promise<void> {
-    // A consumer closing mid-retry is not a failure of the message: let it be redelivered.
-    if (error instanceof ClosedError) throw error;
     const { message } = ctx;
     const failedAt = Date.now();
     const text = errorText(error);
@@ -57,18 +66,35 @@ export function deadLetter(topic: string, options: DeadLetterOptions = {}): Midd
         [DEAD_LETTER_HEADERS.failedAt]: new Date(failedAt).toISOString(),
       },
     };
+    ctx.error = error;
     await ctx.publish(topic, [record]);
+    ctx.report(error, 'dead-lettered');
+  }
+
+  function failed(ctx: ConsumeContext, error: unknown): Promise<void> {
+    // A consumer closing mid-retry is not a failure of the message: let it be redelivered.
+    if (error instanceof ClosedError) return Promise.reject(error);
+    const limit = ctx.consumer.maxDeliveries;
+    // Below the delivery limit a retryable failure goes back to the broker for another delivery.
+    if (ctx.message.attempt < limit && limit !== Number.POSITIVE_INFINITY && isRetryable(error)) {
+      return Promise.reject(error);
+    }
+    return send(ctx, error);
   }
 
   // Not an async function: the success path is the hot one, and a callback is cheaper than an async frame.
   function handle(ctx: ConsumeContext, next: Next<ConsumeContext>): Promise<void> {
+    const limit = ctx.consumer.maxDeliveries;
+    if (ctx.message.attempt > limit) {
+      return send(ctx, new DeliveryLimitError(ctx.message.attempt - 1, limit, ctx.consumer.broker as BrokerName));
+    }
     let result: Promise<void>;
     try {
       result = next(ctx);
     } catch (error) {
-      return send(ctx, error);
+      return failed(ctx, error);
     }
-    return result.then(undefined, (error: unknown) => send(ctx, error));
+    return result.then(undefined, (error: unknown) => failed(ctx, error));
   }
   return { name: 'deadLetter', consume: { step: 'deadLetter', handle } };
 }

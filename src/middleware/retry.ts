@@ -3,7 +3,10 @@ import type { ConsumeContext, Middleware, Next } from '../pipeline.js';
 
 /** Options of {@link retry}. */
 export interface RetryOptions {
-  /** Total attempts, the first included (default 3). A redelivered message keeps its count. */
+  /**
+   * Handler calls in all, the first included (default 3). `message.attempt` counts calls across
+   * redeliveries too, so a redelivered message that already had its calls runs once per delivery.
+   */
   attempts?: number;
   /** `exponential` doubles the delay each attempt; `fixed` keeps it (default exponential). */
   backoff?: 'exponential' | 'fixed';
@@ -30,7 +33,8 @@ export function backoffDelay(
  * Retries a failing handler in process with backoff. While a message waits it holds no
  * concurrency slot, so other keys keep flowing; messages of its own key wait behind it, which
  * keeps per-key order. Decode and validation errors are not retried. After the last attempt the
- * error goes on to deadLetter() if present, else the message is nacked to the broker.
+ * error goes on to deadLetter() if present, else the message is redelivered after the
+ * consumer's redelivery backoff. Each retry is reported with outcome `retrying`.
  */
 export function retry(options: RetryOptions = {}): Middleware {
   const attempts = options.attempts ?? 3;
@@ -52,6 +56,7 @@ export function retry(options: RetryOptions = {}): Middleware {
       const message = ctx.message;
       if (message.attempt >= attempts || !isRetryable(error) || (retryIf !== undefined && !retryIf(error))) throw error;
       const delay = backoffDelay(message.attempt, settings);
+      ctx.report(error, 'retrying');
       await ctx.sleep(fullJitter ? Math.random() * delay : delay);
       message.attempt++;
       try {

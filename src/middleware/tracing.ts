@@ -162,7 +162,11 @@ export function tracing(options: TracingOptions = {}): Middleware {
       result = Promise.reject(error);
     }
     return result.then(
-      () => span.end(),
+      () => {
+        // deadLetter() settled a failed message: the delivery still failed.
+        if (ctx.error !== undefined) fail(span, ctx.error);
+        span.end();
+      },
       (error: unknown) => {
         fail(span, error);
         span.end();

@@ -42,11 +42,11 @@ export function spyHandler<T>(implementation?: Handler<T>): HandlerSpy<T> {
     for (const waiter of waiters) waiter();
   };
 
-  const handler: Handler<T> = async (message) => {
+  const handler: Handler<T> = async (message, signal) => {
     const call: HandledCall<T> = { message, value: message.value, attempt: message.attempt };
     calls.push(call);
     try {
-      await implementation?.(message);
+      await implementation?.(message, signal);
     } catch (error) {
       call.error = error;
       notify();

@@ -12,6 +12,8 @@ export interface RecordedSpan {
   parentSpanId: string | undefined;
   attributes: Record<string, unknown>;
   status: { code: number; message?: string };
+  /** Exceptions recorded on the span (`recordException`), as `name: message`. */
+  exceptions: string[];
   ended: boolean;
 }
 
@@ -91,7 +93,11 @@ export function installTestTracing(): TestTracing {
     isRecording(): boolean {
       return !this.#record.ended;
     }
-    recordException(): void {}
+    recordException(exception: Otel.Exception): void {
+      this.#record.exceptions.push(
+        typeof exception === 'string' ? exception : `${exception.name ?? 'Error'}: ${exception.message ?? ''}`,
+      );
+    }
   }
 
   const tracer: Otel.Tracer = {
@@ -105,6 +111,7 @@ export function installTestTracing(): TestTracing {
         parentSpanId: parent?.spanId,
         attributes: { ...options.attributes },
         status: { code: api.SpanStatusCode.UNSET },
+        exceptions: [],
         ended: false,
       };
       spans.push(record);
