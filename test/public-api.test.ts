@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import * as polybus from '../src/index.js';
+import * as conformance from '../src/testing/conformance.js';
 import * as testing from '../src/testing/index.js';
 
 // Changing the public API should be deliberate: update these lists in the same change.
@@ -10,6 +11,7 @@ it('exports exactly the documented runtime API', () => {
     'ClosedError',
     'DEAD_LETTER_HEADERS',
     'DecodeError',
+    'DeliveryLimitError',
     'EncodeError',
     'InvalidConfigError',
     'InvalidUrlError',
@@ -26,6 +28,7 @@ it('exports exactly the documented runtime API', () => {
     'connect',
     'consumerErrorChannel',
     'deadLetter',
+    'hookErrorChannel',
     'isRetryable',
     'json',
     'parseBrokerUrl',
@@ -36,5 +39,6 @@ it('exports exactly the documented runtime API', () => {
     'tracing',
     'validate',
   ]);
-  expect(Object.keys(testing).sort()).toEqual(['conformance', 'installTestTracing', 'spyHandler', 'waitForIdle']);
+  expect(Object.keys(testing).sort()).toEqual(['installTestTracing', 'spyHandler', 'waitForIdle']);
+  expect(Object.keys(conformance).sort()).toEqual(['conformance']);
 });
