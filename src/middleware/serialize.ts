@@ -22,10 +22,12 @@ export function codecMiddleware(codec: Codec<unknown>): Middleware {
           try {
             value = codec.encode(message.value);
           } catch (cause) {
-            return Promise.reject(new EncodeError(codec.name, cause));
+            // The built-in codecs throw EncodeError themselves, naming the problem.
+            return Promise.reject(cause instanceof EncodeError ? cause : new EncodeError(codec.name, cause));
           }
           records[i] = {
-            key: message.key,
+            // null is accepted as "no key" (send() checks the rest); adapters only see undefined.
+            key: message.key ?? undefined,
             value,
             headers: message.headers ?? NO_HEADERS,
             timestamp: message.timestamp ?? now,
@@ -41,7 +43,7 @@ export function codecMiddleware(codec: Codec<unknown>): Middleware {
         try {
           ctx.message.value = codec.decode(ctx.message.payload);
         } catch (cause) {
-          return Promise.reject(new DecodeError(codec.name, cause));
+          return Promise.reject(cause instanceof DecodeError ? cause : new DecodeError(codec.name, cause));
         }
         return next(ctx);
       },
