@@ -1,8 +1,16 @@
 import type { Adapter, AdapterFactory, HealthStatus } from './adapter.js';
 import { type Consumer, ConsumerImpl, type ConsumerOptions } from './consumer.js';
-import { AdapterNotInstalledError, type BrokerName, ClosedError, InvalidConfigError } from './errors.js';
+import {
+  AdapterNotInstalledError,
+  BrokerError,
+  type BrokerName,
+  ClosedError,
+  InvalidConfigError,
+  PolybusError,
+} from './errors.js';
+import { isResolvable, missingPackageName, peerRange, polybusVersion } from './optional-require.js';
 import { type Producer, ProducerImpl, type ProducerOptions } from './producer.js';
-import { type BrokerConfig, parseBrokerUrl } from './url.js';
+import { type BrokerConfig, checkBrokerConfig, parseBrokerUrl } from './url.js';
 
 export type { Consumer, ConsumerOptions, ConsumerStats, Handler } from './consumer.js';
 export type { Producer, ProducerOptions } from './producer.js';
@@ -30,49 +38,98 @@ interface AdapterModule {
   createAdapter: AdapterFactory<never>;
 }
 
-/** Lazy loaders of the built-in adapters; each imports its broker client only when used. */
-const BUILT_IN: Partial<Record<BrokerName, () => Promise<AdapterModule>>> = {
-  memory: () => import('../adapters/memory/index.js'),
-};
+/** What a broker speaks: the broker name, except that Pulsar's two transports need different clients. */
+type Transport = Exclude<BrokerName, 'core' | 'pulsar'> | 'pulsar' | 'pulsar+ws';
 
-/** npm packages each broker's adapter needs, for the "what to install" hint. */
-const CLIENT_PACKAGES: Record<Exclude<BrokerName, 'core' | 'memory'>, string> = {
-  kafka: 'kafkajs',
-  rabbitmq: 'amqplib',
-  kinesis: '@aws-sdk/client-kinesis',
-  pubsub: '@google-cloud/pubsub',
-  pulsar: 'pulsar-client',
-};
+/**
+ * Lazy loaders of the built-in adapters. An adapter module may import its client package at its
+ * top level: if that package is missing, {@link loadFactory} reports it with the install command.
+ */
+const BUILT_IN: ReadonlyMap<Transport, () => Promise<AdapterModule>> = new Map([
+  ['memory', () => import('../adapters/memory/index.js')],
+]);
+
+/** npm packages each transport's adapter loads (version ranges come from polybus's peerDependencies). */
+const CLIENT_PACKAGES: ReadonlyMap<Transport, readonly string[]> = new Map<Transport, readonly string[]>([
+  ['memory', []],
+  ['kafka', ['kafkajs']],
+  ['rabbitmq', ['amqplib']],
+  ['kinesis', ['@aws-sdk/client-kinesis', '@aws-sdk/client-dynamodb', '@smithy/node-http-handler']],
+  ['pubsub', ['@google-cloud/pubsub']],
+  ['pulsar', []],
+  ['pulsar+ws', ['ws']],
+]);
 
 /**
  * Connects to the broker a URL names (`memory://`, `kafka://…`, `amqp://…`, `kinesis://…`,
- * `pubsub://…`, `pulsar://…`) or a parsed config. Swapping brokers is changing this URL.
+ * `pubsub://…`, `pulsar://…`) or a config object. Swapping brokers is changing this URL.
+ * @throws {InvalidUrlError} for a bad URL; {@link InvalidConfigError} for a bad config or option.
+ * @throws {AdapterNotInstalledError} when this polybus version has no adapter for the broker, or
+ *   the client package(s) the adapter needs are not installed.
  */
 export async function connect(target: string | BrokerConfig, options: ConnectOptions = {}): Promise<Broker> {
-  const config = typeof target === 'string' ? parseBrokerUrl(target) : target;
-  if (!config || typeof config !== 'object' || typeof config.broker !== 'string') {
-    throw new InvalidConfigError('connect() needs a broker URL or config', {
-      operation: 'connect',
-      hint: "Example: connect('memory://') or connect(process.env.BROKER_URL).",
-    });
-  }
-  const factory = options.adapter ?? (await loadFactory(config.broker));
+  const config = typeof target === 'string' ? parseBrokerUrl(target) : checkBrokerConfig(target);
+  const factory = checkOptions(options).adapter ?? (await loadFactory(config));
   return new BrokerImpl(await factory(config));
 }
 
-async function loadFactory(broker: BrokerName): Promise<AdapterFactory> {
-  const load = BUILT_IN[broker];
-  if (!load) {
-    const packageName = broker === 'core' || broker === 'memory' ? 'polybus' : CLIENT_PACKAGES[broker];
-    throw new AdapterNotInstalledError(
-      broker,
-      packageName,
-      new Error(
-        `this version of polybus does not ship the ${broker} adapter yet; pass connect(url, { adapter }) to use your own`,
-      ),
-    );
+function checkOptions(options: unknown): ConnectOptions {
+  const valid =
+    typeof options === 'object' &&
+    options !== null &&
+    Object.keys(options).every((key) => key === 'adapter') &&
+    ['undefined', 'function'].includes(typeof (options as ConnectOptions).adapter);
+  if (!valid) {
+    throw new InvalidConfigError('the options of connect() must be { adapter?: AdapterFactory }', {
+      operation: 'connect',
+      hint: 'Pass connect(url) or connect(url, { adapter: async (config) => myAdapter }).',
+    });
   }
-  return (await load()).createAdapter as AdapterFactory;
+  return options as ConnectOptions;
+}
+
+function transportOf(config: BrokerConfig): Transport {
+  return config.broker === 'pulsar' && config.transport === 'websocket' ? 'pulsar+ws' : config.broker;
+}
+
+/**
+ * The factory of the built-in adapter for a config.
+ * @throws {AdapterNotInstalledError} naming what is really missing: the adapter or its client.
+ * @throws {BrokerError} (not retryable) when the adapter module fails to load for another reason.
+ */
+export async function loadFactory(
+  config: BrokerConfig,
+  loaders: ReadonlyMap<Transport, () => Promise<AdapterModule>> = BUILT_IN,
+): Promise<AdapterFactory> {
+  const transport = transportOf(config);
+  const load = loaders.get(transport);
+  if (load === undefined) {
+    throw new AdapterNotInstalledError(config.broker, { kind: 'adapter', polybusVersion: polybusVersion() });
+  }
+  try {
+    return (await load()).createAdapter as AdapterFactory;
+  } catch (error) {
+    throw adapterLoadError(config.broker, transport, error);
+  }
+}
+
+function adapterLoadError(broker: BrokerName, transport: Transport, error: unknown): PolybusError {
+  if (error instanceof PolybusError) return error; // e.g. requireClient() at the module's top level
+  const missing = missingPackageName(error);
+  const clients = CLIENT_PACKAGES.get(transport) ?? [];
+  if (missing !== undefined && clients.includes(missing)) {
+    // Name every client of the transport that is missing, not only the first one the loader hit.
+    const names = clients.filter((name) => name === missing || !isResolvable(name));
+    const packages = names.map((name) => ({ name, range: peerRange(name) }));
+    return new AdapterNotInstalledError(broker, { kind: 'client', packages }, error);
+  }
+  return new BrokerError(
+    broker,
+    'load adapter',
+    error,
+    'The adapter module failed to load; reinstall polybus and its peer dependencies, and see the cause.',
+    false,
+  );
 }
 
 class BrokerImpl implements Broker {

@@ -1,33 +1,136 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryTopicSizes, resetMemoryBroker } from '../adapters/memory/index.js';
+import packageJson from '../package.json' with { type: 'json' };
+import { loadFactory } from '../src/broker.js';
 import {
   type Adapter,
   AdapterNotInstalledError,
+  type BrokerConfig,
+  BrokerError,
   ClosedError,
   connect,
   InvalidConfigError,
   InvalidUrlError,
+  PolybusError,
+  parseBrokerUrl,
   retry,
+  Secret,
   TimeoutError,
 } from '../src/index.js';
+import { importClient, requireClient } from '../src/optional-require.js';
 import { spyHandler } from '../src/testing/index.js';
+
+const { version } = packageJson;
 
 afterEach(() => resetMemoryBroker());
 
 describe('connect', () => {
+  // This version ships only the memory adapter: the error says so, instead of asking to install
+  // a client library that would not help (the old message named kafkajs, pulsar-client…).
   it.each([
-    ['kafka://127.0.0.1:9092', 'kafkajs'],
-    ['amqp://127.0.0.1', 'amqplib'],
-    ['kinesis://us-east-1', '@aws-sdk/client-kinesis'],
-    ['pubsub://my-project', '@google-cloud/pubsub'],
-    ['pulsar://127.0.0.1:6650', 'pulsar-client'],
-  ])('says what to install for %s while its adapter is missing', async (url, packageName) => {
+    ['kafka://127.0.0.1:9092', 'kafka'],
+    ['amqp://127.0.0.1', 'rabbitmq'],
+    ['kinesis://us-east-1', 'kinesis'],
+    ['pubsub://my-project', 'pubsub'],
+    ['pulsar://127.0.0.1:6650', 'pulsar'],
+    ['pulsar+ws://127.0.0.1:8080', 'pulsar'],
+  ])('says that %s has no adapter in this version', async (url, broker) => {
     const error = await connect(url).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AdapterNotInstalledError);
-    expect((error as AdapterNotInstalledError).packageName).toBe(packageName);
-    expect((error as Error).message).toContain(`npm install ${packageName}`);
+    expect((error as AdapterNotInstalledError).missing).toEqual({ kind: 'adapter', polybusVersion: version });
+    expect((error as Error).message).toContain(`polybus ${version} does not include the ${broker} adapter yet`);
+    expect((error as Error).message).toContain('connect(url, { adapter })');
+    expect((error as Error).message).not.toContain('npm install');
+  });
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'nope', 'core', 42])(
+    'rejects the broker name %j with the list of valid names',
+    async (broker) => {
+      const error = await connect({ broker } as unknown as BrokerConfig).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(InvalidConfigError);
+      expect((error as Error).message).toContain('memory, kafka, rabbitmq, kinesis, pubsub, pulsar');
+      expect((error as Error).message).not.toContain('undefined');
+    },
+  );
+
+  it.each([undefined, null, 42, [], 'not-a-url'])('rejects the target %j with a typed error', async (target) => {
+    const error = await connect(target as unknown as string).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(PolybusError);
+  });
+
+  it('fills in the defaults of a partial config object', async () => {
+    const bus = await connect({ broker: 'memory' } as BrokerConfig);
+    await bus.producer().send('t', { value: 1 });
+    expect(memoryTopicSizes('default')).toEqual({ t: 1 });
+    await bus.close();
+  });
+
+  it.each([
+    [{ broker: 'memory', name: 7 }, /"name" must be a non-empty string/],
+    [{ broker: 'memory', retention: 0 }, /"retention" must be an integer from 1/],
+    [{ broker: 'memory', nmae: 'x' }, /unknown field "nmae"/],
+    [{ broker: 'kafka' }, /"brokers" must be a non-empty array of "host:port"/],
+    [{ broker: 'kafka', brokers: ['h:1'], sasl: { mechanism: 'plain', username: 'u' } }, /"sasl.password"/],
+    [{ broker: 'rabbitmq' }, /"host" must be a non-empty string/],
+    [{ broker: 'rabbitmq', host: 'h', password: 42 }, /"password" must be a Secret or a non-empty string/],
+    [{ broker: 'kinesis', region: 'us-east-1', accessKeyId: 'AKIA' }, /go together/],
+    [{ broker: 'pulsar', serviceUrl: 'pulsar://h:6650', namespace: 'a/b' }, /"namespace" must be a string matching/],
+  ])('rejects the malformed config %j with an InvalidConfigError', async (config, problem) => {
+    const error = await connect(config as unknown as BrokerConfig).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect((error as Error).message).toMatch(problem);
+  });
+
+  it('never quotes a config value, and wraps string credentials in Secrets', async () => {
+    const bad = { broker: 'rabbitmq', host: 'h', password: 'S3CRET', port: 'S3CRET' };
+    const error = await connect(bad as unknown as BrokerConfig).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect(inspect(error)).not.toContain('S3CRET');
+    const seen: BrokerConfig[] = [];
+    const bus = await connect(
+      { broker: 'kinesis', region: 'us-east-1', accessKeyId: 'A', secretAccessKey: 'S3CRET' } as never,
+      {
+        adapter: async (config) => {
+          seen.push(config);
+          return (await import('../adapters/memory/index.js')).createAdapter({
+            broker: 'memory',
+            name: 'x',
+            retention: 1,
+          });
+        },
+      },
+    );
+    const config = seen[0];
+    if (config?.broker !== 'kinesis') throw new Error('unreachable');
+    expect(config.secretAccessKey).toBeInstanceOf(Secret);
+    expect(config.secretAccessKey?.reveal()).toBe('S3CRET');
+    expect(config.shards).toBe(1);
+    await bus.close();
+  });
+
+  it('hands fields it does not know on to the adapter, which checks its own options', async () => {
+    const seen: unknown[] = [];
+    const bus = await connect({ broker: 'kafka', brokers: ['h:9092'], partitions: 6 } as unknown as BrokerConfig, {
+      adapter: async (config) => {
+        seen.push(config);
+        return (await import('../adapters/memory/index.js')).createAdapter({
+          broker: 'memory',
+          name: 'x',
+          retention: 1,
+        });
+      },
+    });
+    expect(seen).toEqual([{ broker: 'kafka', brokers: ['h:9092'], clientId: 'polybus', ssl: false, partitions: 6 }]);
+    await bus.close();
+  });
+
+  it('checks its options', async () => {
+    await expect(connect('memory://', { adapter: 'memory' } as never)).rejects.toBeInstanceOf(InvalidConfigError);
+    await expect(connect('memory://', { adpater: async () => undefined } as never)).rejects.toThrow(/adapter\?/);
+    await expect(connect('memory://', null as never)).rejects.toBeInstanceOf(InvalidConfigError);
   });
 
   it('rejects a bad URL with a typed error', async () => {
@@ -72,6 +175,84 @@ describe('connect', () => {
     expect(receipts).toHaveLength(3); // split into batches of maxBatch = 2
     expect(published).toEqual(['x', 'x', 'x']);
     await bus.close();
+  });
+});
+
+describe('client packages', () => {
+  const NO_SUCH_PACKAGE = '@polybus-test/no-such-client';
+
+  it('requireClient names the missing package and its range', () => {
+    const error = (() => {
+      try {
+        requireClient('pulsar', NO_SUCH_PACKAGE, '^9.1.0');
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(AdapterNotInstalledError);
+    expect((error as AdapterNotInstalledError).packageName).toBe(NO_SUCH_PACKAGE);
+    expect((error as AdapterNotInstalledError).missing).toEqual({
+      kind: 'client',
+      packages: [{ name: NO_SUCH_PACKAGE, range: '^9.1.0' }],
+    });
+    expect((error as Error).message).toContain(`npm install ${NO_SUCH_PACKAGE}@"^9.1.0"`);
+  });
+
+  it('importClient does the same for ESM imports', async () => {
+    const error = await importClient('kafka', NO_SUCH_PACKAGE, '^1.0.0').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AdapterNotInstalledError);
+    expect((error as Error).message).toContain(`the kafka adapter needs the package "${NO_SUCH_PACKAGE}" (^1.0.0)`);
+  });
+
+  it('loads an installed client, with the range from peerDependencies by default', async () => {
+    expect(requireClient<{ Kafka: unknown }>('kafka', 'kafkajs').Kafka).toBeTypeOf('function');
+    expect((await importClient<{ WebSocket: unknown }>('pulsar', 'ws')).WebSocket).toBeTypeOf('function');
+  });
+
+  function moduleNotFound(specifier: string): Error {
+    return Object.assign(new Error(`Cannot find package '${specifier}' imported from /x/adapter.js`), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    });
+  }
+
+  it('names the client of the transport when an adapter module cannot import it', async () => {
+    const loaders = new Map([['pulsar+ws', () => Promise.reject(moduleNotFound('ws'))]] as const);
+    const config = parseBrokerUrl('pulsar+ws://h:8080');
+    const error = await loadFactory(config, loaders).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AdapterNotInstalledError);
+    expect((error as AdapterNotInstalledError).missing).toEqual({
+      kind: 'client',
+      packages: [{ name: 'ws', range: packageJson.peerDependencies.ws }],
+    });
+    expect((error as Error).message).toContain(`npm install ws@"${packageJson.peerDependencies.ws}"`);
+    expect((error as Error).message).not.toContain('pulsar-client');
+  });
+
+  it('lists every missing client of a transport with its range', async () => {
+    const loaders = new Map([['kinesis', () => Promise.reject(moduleNotFound('@aws-sdk/client-kinesis'))]] as const);
+    const error = await loadFactory(parseBrokerUrl('kinesis://us-east-1'), loaders).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AdapterNotInstalledError);
+    expect((error as Error).message).toContain(
+      `@aws-sdk/client-kinesis@"${packageJson.peerDependencies['@aws-sdk/client-kinesis']}"`,
+    );
+  });
+
+  it('wraps other load failures in a typed error instead of blaming a client', async () => {
+    const loaders = new Map([
+      ['kafka', () => Promise.reject(moduleNotFound('left-pad'))],
+      ['rabbitmq', () => Promise.reject(new SyntaxError('Unexpected token'))],
+    ] as const);
+    // An adapter module that calls requireClient() at its top level: its error passes unchanged.
+    const fromRequireClient = await loadFactory(
+      parseBrokerUrl('pubsub://my-project'),
+      new Map([['pubsub', async () => requireClient('pubsub', NO_SUCH_PACKAGE)]] as const),
+    ).catch((caught: unknown) => caught);
+    expect(fromRequireClient).toBeInstanceOf(AdapterNotInstalledError);
+    for (const url of ['kafka://h:9092', 'amqp://h']) {
+      const error = await loadFactory(parseBrokerUrl(url), loaders).catch((caught: unknown) => caught);
+      expect(error, url).toBeInstanceOf(BrokerError);
+      expect((error as BrokerError).retryable).toBe(false);
+    }
   });
 });
 

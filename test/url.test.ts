@@ -136,12 +136,126 @@ describe('parseBrokerUrl', () => {
     }
   });
 
-  it('redacts passwords and secret parameters in URLs', () => {
-    expect(redactUrl('amqp://u:p4ss@h:5672/v')).toBe('amqp://u:***@h:5672/v');
+  it('redacts user name and password, and every query value but known non-secret options', () => {
+    // The user name is masked too: a token is often put there (kafka://TOKEN@host).
+    expect(redactUrl('amqp://u:p4ss@h:5672/v')).toBe('amqp://***@h:5672/v');
     expect(redactUrl('kafka://a:1,b:2?sasl=plain&username=u&password=p@ss&x=1')).toBe(
-      'kafka://a:1,b:2?sasl=plain&username=u&password=***&x=1',
+      'kafka://a:1,b:2?sasl=plain&username=u&password=***&x=***',
     );
     expect(redactUrl('pulsar://h:6650?token=abc&tenant=t')).toBe('pulsar://h:6650?token=***&tenant=t');
     expect(String(new Secret('x'))).toBe('***');
+  });
+});
+
+function parseError(url: string): InvalidUrlError {
+  try {
+    parseBrokerUrl(url);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidUrlError);
+    return error as InvalidUrlError;
+  }
+  return expect.unreachable(`${url} was accepted`);
+}
+
+describe('parseBrokerUrl decoding', () => {
+  it('percent-decodes query values only: "+" stays "+"', () => {
+    const kinesis = parseBrokerUrl('kinesis://us-east-1?accessKeyId=AKIA&secretAccessKey=abcK7MDENG+bPx%2Fz');
+    if (kinesis.broker !== 'kinesis') throw new Error('unreachable');
+    expect(kinesis.secretAccessKey?.reveal()).toBe('abcK7MDENG+bPx/z');
+    const kafka = parseBrokerUrl('kafka://h:9092?sasl=plain&username=a+b&password=Sup3r%23Secret+1');
+    if (kafka.broker !== 'kafka') throw new Error('unreachable');
+    expect(kafka.sasl?.username).toBe('a+b');
+    expect(kafka.sasl?.password.reveal()).toBe('Sup3r#Secret+1');
+    const rabbit = parseBrokerUrl('amqp://us+er:p+w%2F%3F%40@h');
+    if (rabbit.broker !== 'rabbitmq') throw new Error('unreachable');
+    expect([rabbit.username, rabbit.password?.reveal()]).toEqual(['us+er', 'p+w/?@']);
+  });
+
+  it('rejects a raw "#" instead of silently cutting the value short', () => {
+    expect(parseError('kafka://h:9092?sasl=plain&username=u&password=Sup3r#Secret').message).toMatch(/%23/);
+    expect(parseError('memory://x#y').message).toMatch(/"#"/);
+  });
+
+  it.each([
+    'memory://x/%ZZ',
+    'memory://x%',
+    'amqp://us%ZZer:pw@host/',
+    'amqp://u:p%E0%A4@host/',
+    'amqp://host/v%Z1',
+    'kafka://h:9092?clientId=a%2',
+    'pulsar://h?token=%FF',
+  ])('rejects the malformed escape in %s with an InvalidUrlError, not a URIError', (url) => {
+    expect(parseError(url).message).toMatch(/"%"/);
+  });
+
+  it.each([
+    ['amqp://guest:pa/ss@host', /unencoded "\/", "\?", "#" or "@"/],
+    ['amqp://guest:p@ss@host', /%40/],
+    ['amqp://u:pa?ss@h', /%3F/],
+    ['amqp://u:pa#ss@h', /%23/],
+  ])('rejects the unencoded reserved character in the password of %s', (url, problem) => {
+    expect(parseError(url).message).toMatch(problem);
+  });
+
+  it('keeps an "@" in a query value apart from the credentials', () => {
+    expect(parseBrokerUrl('kafka://h:9092?sasl=plain&username=svc@corp.com&password=p@ss')).toMatchObject({
+      sasl: { username: 'svc@corp.com' },
+    });
+  });
+});
+
+describe('parseBrokerUrl strictness', () => {
+  it('gives memory://team/a and memory://teama different brokers', () => {
+    expect(parseBrokerUrl('memory://team/a')).toMatchObject({ name: 'team/a' });
+    expect(parseBrokerUrl('memory://teama')).toMatchObject({ name: 'teama' });
+    expect(parseBrokerUrl('memory://team/a/')).toMatchObject({ name: 'team/a' });
+    expect(parseBrokerUrl('memory://my%20bus')).toMatchObject({ name: 'my bus' });
+  });
+
+  it.each([
+    ['kinesis://AKIA:pw@us-east-1', /\?accessKeyId=…&secretAccessKey=…/],
+    ['kinesis://us-east-1:4567', /endpoint=/],
+    ['kinesis://us-east-1/stream', /path "\/stream" is not used/],
+    ['kafka://h:9092/path', /path "\/path" is not used by kafka/],
+    ['kafka://', /broker list is empty/],
+    ['kafka://TOKEN@h:9092', /credentials belong in \?sasl=/],
+    ['pubsub://my-project/extra', /path "\/extra" is not used/],
+    ['pubsub://u@my-project', /Application Default Credentials/],
+    ['pulsar://h/x', /path "\/x" is not used/],
+    ['pulsar+ws://TOKEN@h:8080', /credentials belong in \?token/],
+    ['memory://u:p@x', /takes no user name/],
+    ['pulsar://h?tenant=', /"tenant" has no value/],
+    ['pulsar://h?namespace=', /"namespace" has no value/],
+    ['pulsar://h?namespace=a/b', /namespace "a\/b" may only hold .*tenant=/],
+    ['pulsar://h?tenant=a%20b', /tenant "a b" may only hold/],
+    ['kafka://h:9092?clientId=', /"clientId" has no value/],
+    ['kafka://h:9092?ssl', /"ssl" has no value/],
+    ['kafka://h:9092?ssl=true&ssl=false', /"ssl" is given twice/],
+    ['kafka://h:9092?ClientId=a', /did you mean "clientId"/],
+    ['amqp://', /host is missing/],
+    ['amqp://h:x', /not a valid host\[:port\]/],
+    ['amqp:/host', /does not start with a scheme/],
+    ['rabbit:5672', /does not start with a scheme/],
+  ])('rejects %s', (url, problem) => {
+    const error = parseError(url);
+    expect(error.message).toMatch(problem);
+    expect(error.message).toMatch(/Expected|Use one of/);
+  });
+
+  it('accepts a trailing slash where no path is used', () => {
+    expect(parseBrokerUrl('kafka://h:9092/')).toMatchObject({ brokers: ['h:9092'] });
+    expect(parseBrokerUrl('pulsar://h/')).toMatchObject({ serviceUrl: 'pulsar://h:6650' });
+  });
+
+  it('keeps the unknown-scheme error short: the schemes only', () => {
+    const message = parseError('redis://localhost:6379').message;
+    expect(message.length).toBeLessThan(300);
+    expect(message).toContain(
+      'memory://, kafka://, amqp://, amqps://, kinesis://, pubsub://, pulsar://, pulsar+ssl://, pulsar+ws://, pulsar+wss://',
+    );
+  });
+
+  it('throws InvalidUrlError for a non-string', () => {
+    expect(parseError(42 as unknown as string).message).toMatch(/must be a string, not a number/);
   });
 });
