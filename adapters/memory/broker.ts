@@ -478,7 +478,7 @@ export class MemoryBroker {
         headers,
         timestamp: record.timestamp,
       });
-      receipts[i] = { id, topic: topicName };
+      receipts[i] = { id, topic: topicName, sequence: String(offset) };
     }
     for (const group of topic.groups.values()) group.schedule();
     return receipts;

@@ -88,6 +88,7 @@ export function conformance(target: ConformanceTarget): void {
         expect(message?.topic).toBe(t);
         expect(message?.attempt).toBe(1);
         expect(message?.id).toBe(receipt.id);
+        expect(receipt.topic).toBe(t);
         expect(typeof message?.id).toBe('string');
         expect(message?.timestamp).toBeGreaterThanOrEqual(before - 1000);
         expect(message?.timestamp).toBeLessThanOrEqual(Date.now() + 1000);
@@ -231,6 +232,37 @@ export function conformance(target: ConformanceTarget): void {
         expect(message?.attempt).toBe(2);
         expect(spy.calls[0]?.message.id).toBe(message?.id);
         expect(message?.value).toEqual({ id: 7 });
+      },
+      timeout,
+    );
+
+    it(
+      'redelivers a message that keeps failing with backoff, its attempt counting up across retries and redeliveries',
+      async () => {
+        const t = topic('keeps-failing');
+        const { spy, consumer } = await consume<Order>(
+          {
+            topic: t,
+            group: group('keeps-failing'),
+            redeliveryDelayMs: 50,
+            maxRedeliveryDelayMs: 200,
+            use: [retry({ attempts: 2, initialDelayMs: 5 })],
+          },
+          () => {
+            throw new Error('always');
+          },
+        );
+        await bus.producer<Order>().send(t, { key: 'k', value: { id: 1 } });
+        await spy.waitFor((call) => call.attempt >= 5, waitMs);
+        const started = spy.calls.length;
+        await sleep(300);
+        // Backing off: a few calls in 300 ms, not thousands.
+        expect(spy.calls.length - started).toBeLessThanOrEqual(6);
+        await consumer.close();
+        const attempts = spy.calls.map((call) => call.attempt);
+        expect(attempts.slice(0, 5)).toEqual([1, 2, 3, 4, 5]);
+        for (let i = 1; i < attempts.length; i++) expect(attempts[i]).toBeGreaterThan(attempts[i - 1] as number);
+        expect(new Set(spy.calls.map((call) => call.message.id)).size).toBe(1);
       },
       timeout,
     );
