@@ -14,9 +14,11 @@ export interface Capabilities {
   /** A new consumer group can read messages sent before it existed (`from: 'earliest'`). */
   replay: boolean;
   /**
-   * The broker can redeliver a nacked message after a delay by itself. Without it the core keeps
-   * a failed message in process for its redelivery delay (holding back later messages of its
-   * key) and runs it again.
+   * `nack(delayMs)` redelivers after the delay: the broker does it (Pulsar's negative ack,
+   * memory://), or the adapter holds the message and then hands it back so the broker counts the
+   * redelivery (RabbitMQ). Without it (Kafka, Kinesis: no broker redelivery at all) the core keeps
+   * a failed message in process for its redelivery delay, holding back later messages of its
+   * key, and runs it again.
    */
   nativeDelay: boolean;
   /** The broker has its own dead-letter mechanism. */

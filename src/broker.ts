@@ -45,9 +45,12 @@ type Transport = Exclude<BrokerName, 'core' | 'pulsar'> | 'pulsar' | 'pulsar+ws'
  * Lazy loaders of the built-in adapters. An adapter module may import its client package at its
  * top level: if that package is missing, {@link loadFactory} reports it with the install command.
  */
-const BUILT_IN: ReadonlyMap<Transport, () => Promise<AdapterModule>> = new Map([
-  ['memory', () => import('../adapters/memory/index.js')],
-]);
+const BUILT_IN: ReadonlyMap<Transport, () => Promise<AdapterModule>> = new Map<Transport, () => Promise<AdapterModule>>(
+  [
+    ['memory', () => import('../adapters/memory/index.js')],
+    ['rabbitmq', () => import('../adapters/rabbitmq/index.js')],
+  ],
+);
 
 /** npm packages each transport's adapter loads (version ranges come from polybus's peerDependencies). */
 const CLIENT_PACKAGES: ReadonlyMap<Transport, readonly string[]> = new Map<Transport, readonly string[]>([

@@ -1,3 +1,4 @@
+import { parseRabbitMqOptions, RABBITMQ_URL_PARAMS, type RabbitMqOptionsInput } from '../adapters/rabbitmq/config.js';
 import { type BrokerName, InvalidConfigError, InvalidUrlError } from './errors.js';
 import { Secret } from './secret.js';
 
@@ -18,8 +19,8 @@ export interface KafkaConfig {
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: Secret };
 }
 
-/** `amqp://user:pass@host:5672/vhost?heartbeat=30&exchange=…` or `amqps://…` */
-export interface RabbitMqConfig {
+/** `amqp://user:pass@host:5672/vhost?heartbeat=30&exchange=…&queueType=quorum…` or `amqps://…` */
+export interface RabbitMqConfig extends RabbitMqOptionsInput {
   broker: 'rabbitmq';
   tls: boolean;
   host: string;
@@ -69,7 +70,8 @@ export const URL_FORMS: Readonly<Record<UrlBroker, string>> = {
   memory: 'memory:// or memory://<name>[?retention=1000]',
   kafka:
     'kafka://host:9092[,host2:9092][?clientId=app&ssl=true&sasl=plain|scram-sha-256|scram-sha-512&username=u&password=p]',
-  rabbitmq: 'amqp://[user:pass@]host[:5672][/vhost][?heartbeat=30&exchange=polybus] or amqps://…',
+  rabbitmq:
+    'amqp://[user:pass@]host[:5672][/vhost][?heartbeat=15&exchange=polybus&queueType=quorum|classic&deliveryLimit=…&singleActiveConsumer=true&confirmTimeoutMs=…&maxMessageBytes=…&autoDeclare=false&connectTimeoutMs=…] or amqps://…',
   kinesis: 'kinesis://<region>[?endpoint=http://127.0.0.1:4567&shards=1&accessKeyId=…&secretAccessKey=…]',
   pubsub: 'pubsub://<project-id>[?emulatorHost=127.0.0.1:8085]',
   pulsar:
@@ -92,17 +94,46 @@ const SCHEMES: ReadonlyMap<string, UrlBroker> = new Map([
 const SCHEME_LIST = [...SCHEMES.keys()].map((scheme) => `${scheme}://`).join(', ');
 const BROKER_NAMES: readonly UrlBroker[] = ['memory', 'kafka', 'rabbitmq', 'kinesis', 'pubsub', 'pulsar'];
 
-/** Query parameters each broker understands; anything else is a typo we report. */
-const KNOWN_PARAMS: Readonly<Record<UrlBroker, ReadonlySet<string>>> = {
-  memory: new Set(['retention']),
-  kafka: new Set(['clientId', 'ssl', 'sasl', 'username', 'password']),
-  rabbitmq: new Set(['heartbeat', 'exchange']),
-  kinesis: new Set(['endpoint', 'shards', 'accessKeyId', 'secretAccessKey']),
-  pubsub: new Set(['emulatorHost']),
-  pulsar: new Set(['tenant', 'namespace', 'token']),
+/**
+ * An adapter's own URL options, parsed by its `config.ts` (which imports no client): their names,
+ * which of them are secrets, and the parser. The base of each URL (hosts, credentials, the
+ * parameters in BASE_PARAMS) is parsed here.
+ */
+interface AdapterUrlOptions {
+  readonly names: ReadonlySet<string>;
+  readonly secrets?: ReadonlySet<string>;
+  parse(params: URLSearchParams): object;
+}
+
+const ADAPTER_URL_OPTIONS: Readonly<Partial<Record<UrlBroker, AdapterUrlOptions>>> = {
+  rabbitmq: { names: RABBITMQ_URL_PARAMS, parse: parseRabbitMqOptions },
 };
 
-const SECRET_PARAMS: ReadonlySet<string> = new Set(['password', 'token', 'accessKeyId', 'secretAccessKey']);
+/** Query parameters of each URL's base, parsed here. */
+const BASE_PARAMS: Readonly<Record<UrlBroker, readonly string[]>> = {
+  memory: ['retention'],
+  kafka: ['clientId', 'ssl', 'sasl', 'username', 'password'],
+  rabbitmq: ['heartbeat', 'exchange'],
+  kinesis: ['endpoint', 'shards', 'accessKeyId', 'secretAccessKey'],
+  pubsub: ['emulatorHost'],
+  pulsar: ['tenant', 'namespace', 'token'],
+};
+
+/** Query parameters each broker understands; anything else is a typo we report. */
+const KNOWN_PARAMS: Readonly<Record<UrlBroker, ReadonlySet<string>>> = Object.fromEntries(
+  Object.entries(BASE_PARAMS).map(([broker, names]) => [
+    broker,
+    new Set([...names, ...(ADAPTER_URL_OPTIONS[broker as UrlBroker]?.names ?? [])]),
+  ]),
+) as unknown as Record<UrlBroker, ReadonlySet<string>>;
+
+const SECRET_PARAMS: ReadonlySet<string> = new Set([
+  'password',
+  'token',
+  'accessKeyId',
+  'secretAccessKey',
+  ...Object.values(ADAPTER_URL_OPTIONS).flatMap((options) => [...(options.secrets ?? [])]),
+]);
 
 /** The only query parameters whose values {@link redactUrl} shows. */
 const PUBLIC_PARAMS: ReadonlySet<string> = new Set(
@@ -238,7 +269,17 @@ export function parseBrokerUrl(url: string): BrokerConfig {
   const context: Context = { broker, url: trimmed };
   checkUserinfoAndFragment(context, parts);
   const params = parseQuery(context, parts.query);
-  switch (broker) {
+  const config = parseBase(context, parts, params);
+  const adapterOptions = ADAPTER_URL_OPTIONS[broker];
+  if (adapterOptions !== undefined) {
+    const own = [...params].filter(([name]) => adapterOptions.names.has(name));
+    if (own.length > 0) Object.assign(config, adapterOptions.parse(new URLSearchParams(own)));
+  }
+  return config;
+}
+
+function parseBase(context: Context, parts: UrlParts, params: ReadonlyMap<string, string>): BrokerConfig {
+  switch (context.broker) {
     case 'memory':
       return parseMemory(context, parts, params);
     case 'kafka':
