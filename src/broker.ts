@@ -48,6 +48,7 @@ type Transport = Exclude<BrokerName, 'core' | 'pulsar'> | 'pulsar' | 'pulsar+ws'
 const BUILT_IN: ReadonlyMap<Transport, () => Promise<AdapterModule>> = new Map<Transport, () => Promise<AdapterModule>>(
   [
     ['memory', () => import('../adapters/memory/index.js')],
+    ['kafka', () => import('../adapters/kafka/index.js')],
     ['rabbitmq', () => import('../adapters/rabbitmq/index.js')],
   ],
 );

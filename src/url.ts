@@ -1,3 +1,4 @@
+import { KAFKA_URL_PARAMS, type KafkaOptionsInput, parseKafkaOptions } from '../adapters/kafka/config.js';
 import { parseRabbitMqOptions, RABBITMQ_URL_PARAMS, type RabbitMqOptionsInput } from '../adapters/rabbitmq/config.js';
 import { type BrokerName, InvalidConfigError, InvalidUrlError } from './errors.js';
 import { Secret } from './secret.js';
@@ -11,7 +12,7 @@ export interface MemoryConfig {
 }
 
 /** `kafka://host:9092,host2:9092?clientId=app&ssl=true&sasl=plain&username=u&password=p` */
-export interface KafkaConfig {
+export interface KafkaConfig extends KafkaOptionsInput {
   broker: 'kafka';
   brokers: string[];
   clientId: string;
@@ -69,7 +70,7 @@ type UrlBroker = Exclude<BrokerName, 'core'>;
 export const URL_FORMS: Readonly<Record<UrlBroker, string>> = {
   memory: 'memory:// or memory://<name>[?retention=1000]',
   kafka:
-    'kafka://host:9092[,host2:9092][?clientId=app&ssl=true&sasl=plain|scram-sha-256|scram-sha-512&username=u&password=p]',
+    'kafka://host:9092[,host2:9092][?clientId=app&ssl=true&sasl=plain|scram-sha-256|scram-sha-512&username=u&password=p&partitions=3&replicationFactor=-1&autoCreateTopics=false&compression=gzip&acks=-1&idempotent=true&sessionTimeoutMs=…&heartbeatIntervalMs=…&maxMessageBytes=…&sendTimeoutMs=…&logLevel=error]',
   rabbitmq:
     'amqp://[user:pass@]host[:5672][/vhost][?heartbeat=15&exchange=polybus&queueType=quorum|classic&deliveryLimit=…&singleActiveConsumer=true&confirmTimeoutMs=…&maxMessageBytes=…&autoDeclare=false&connectTimeoutMs=…] or amqps://…',
   kinesis: 'kinesis://<region>[?endpoint=http://127.0.0.1:4567&shards=1&accessKeyId=…&secretAccessKey=…]',
@@ -106,6 +107,7 @@ interface AdapterUrlOptions {
 }
 
 const ADAPTER_URL_OPTIONS: Readonly<Partial<Record<UrlBroker, AdapterUrlOptions>>> = {
+  kafka: { names: KAFKA_URL_PARAMS, parse: parseKafkaOptions },
   rabbitmq: { names: RABBITMQ_URL_PARAMS, parse: parseRabbitMqOptions },
 };
 
