@@ -52,7 +52,7 @@ export type {
   PublishStep,
 } from './pipeline.js';
 export type { Producer, ProducerOptions } from './producer.js';
-export { redactUrl, Secret } from './secret.js';
+export { Secret } from './secret.js';
 export {
   type BrokerConfig,
   type KafkaConfig,
@@ -62,5 +62,6 @@ export {
   type PulsarConfig,
   parseBrokerUrl,
   type RabbitMqConfig,
+  redactUrl,
   URL_FORMS,
 } from './url.js';

@@ -25,6 +25,3 @@ export class Secret {
     return `Secret(${REDACTED})`;
   }
 }
-
-// redactUrl lives with the URL grammar it must agree with; re-exported here, where it always was.
-export { redactUrl } from './url.js';

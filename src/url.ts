@@ -1,4 +1,5 @@
 import { KAFKA_URL_PARAMS, type KafkaOptionsInput, parseKafkaOptions } from '../adapters/kafka/config.js';
+import { PUBSUB_URL_PARAMS, type PubSubOptionsInput, parsePubSubOptions } from '../adapters/pubsub/config.js';
 import { parseRabbitMqOptions, RABBITMQ_URL_PARAMS, type RabbitMqOptionsInput } from '../adapters/rabbitmq/config.js';
 import { type BrokerName, InvalidConfigError, InvalidUrlError } from './errors.js';
 import { Secret } from './secret.js';
@@ -44,7 +45,7 @@ export interface KinesisConfig {
 }
 
 /** `pubsub://my-project?emulatorHost=127.0.0.1:8085` */
-export interface PubSubConfig {
+export interface PubSubConfig extends PubSubOptionsInput {
   broker: 'pubsub';
   projectId: string;
   emulatorHost?: string;
@@ -74,7 +75,8 @@ export const URL_FORMS: Readonly<Record<UrlBroker, string>> = {
   rabbitmq:
     'amqp://[user:pass@]host[:5672][/vhost][?heartbeat=15&exchange=polybus&queueType=quorum|classic&deliveryLimit=…&singleActiveConsumer=true&confirmTimeoutMs=…&maxMessageBytes=…&autoDeclare=false&connectTimeoutMs=…] or amqps://…',
   kinesis: 'kinesis://<region>[?endpoint=http://127.0.0.1:4567&shards=1&accessKeyId=…&secretAccessKey=…]',
-  pubsub: 'pubsub://<project-id>[?emulatorHost=127.0.0.1:8085]',
+  pubsub:
+    'pubsub://<project-id>[?emulatorHost=127.0.0.1:8085&autoCreate=false&ackDeadlineSeconds=…&subscriptionPrefix=…&batchMaxMessages=…&batchMaxMilliseconds=…&ackBatchMaxMessages=…&ackBatchMaxMilliseconds=…&maxMessageBytes=…&sendTimeoutMs=…]',
   pulsar:
     'pulsar://host:6650, pulsar+ssl://host:6651, pulsar+ws://host:8080 or pulsar+wss://host:8443 [?tenant=public&namespace=default&token=…]',
 };
@@ -106,10 +108,17 @@ interface AdapterUrlOptions {
   parse(params: URLSearchParams): object;
 }
 
-const ADAPTER_URL_OPTIONS: Readonly<Partial<Record<UrlBroker, AdapterUrlOptions>>> = {
-  kafka: { names: KAFKA_URL_PARAMS, parse: parseKafkaOptions },
-  rabbitmq: { names: RABBITMQ_URL_PARAMS, parse: parseRabbitMqOptions },
-};
+/**
+ * Built on first use, not at load: url.ts and the adapters' config modules import each other's
+ * neighbours, and a table read during module evaluation could see an adapter's names undefined.
+ */
+function adapterUrlOptions(): Readonly<Partial<Record<UrlBroker, AdapterUrlOptions>>> {
+  return {
+    kafka: { names: KAFKA_URL_PARAMS, parse: parseKafkaOptions },
+    rabbitmq: { names: RABBITMQ_URL_PARAMS, parse: parseRabbitMqOptions },
+    pubsub: { names: PUBSUB_URL_PARAMS, parse: parsePubSubOptions },
+  };
+}
 
 /** Query parameters of each URL's base, parsed here. */
 const BASE_PARAMS: Readonly<Record<UrlBroker, readonly string[]>> = {
@@ -121,26 +130,30 @@ const BASE_PARAMS: Readonly<Record<UrlBroker, readonly string[]>> = {
   pulsar: ['tenant', 'namespace', 'token'],
 };
 
-/** Query parameters each broker understands; anything else is a typo we report. */
-const KNOWN_PARAMS: Readonly<Record<UrlBroker, ReadonlySet<string>>> = Object.fromEntries(
-  Object.entries(BASE_PARAMS).map(([broker, names]) => [
-    broker,
-    new Set([...names, ...(ADAPTER_URL_OPTIONS[broker as UrlBroker]?.names ?? [])]),
-  ]),
-) as unknown as Record<UrlBroker, ReadonlySet<string>>;
+const BASE_SECRETS: readonly string[] = ['password', 'token', 'accessKeyId', 'secretAccessKey'];
 
-const SECRET_PARAMS: ReadonlySet<string> = new Set([
-  'password',
-  'token',
-  'accessKeyId',
-  'secretAccessKey',
-  ...Object.values(ADAPTER_URL_OPTIONS).flatMap((options) => [...(options.secrets ?? [])]),
-]);
+interface ParamTables {
+  readonly adapters: Readonly<Partial<Record<UrlBroker, AdapterUrlOptions>>>;
+  /** Query parameters each broker understands; anything else is a typo we report. */
+  readonly known: Readonly<Record<UrlBroker, ReadonlySet<string>>>;
+  /** The only query parameters whose values {@link redactUrl} shows. */
+  readonly shown: ReadonlySet<string>;
+}
 
-/** The only query parameters whose values {@link redactUrl} shows. */
-const PUBLIC_PARAMS: ReadonlySet<string> = new Set(
-  Object.values(KNOWN_PARAMS).flatMap((names) => [...names].filter((name) => !SECRET_PARAMS.has(name))),
-);
+let tables: ParamTables | undefined;
+
+function paramTables(): ParamTables {
+  if (tables !== undefined) return tables;
+  const adapters = adapterUrlOptions();
+  const known = {} as Record<UrlBroker, ReadonlySet<string>>;
+  for (const broker of BROKER_NAMES) {
+    known[broker] = new Set([...BASE_PARAMS[broker], ...(adapters[broker]?.names ?? [])]);
+  }
+  const secrets = new Set([...BASE_SECRETS, ...Object.values(adapters).flatMap((a) => [...(a.secrets ?? [])])]);
+  const shown = new Set(Object.values(known).flatMap((names) => [...names].filter((name) => !secrets.has(name))));
+  tables = { adapters, known, shown };
+  return tables;
+}
 
 const REDACTED = '***';
 const SCHEME_PREFIX = /^([a-z][a-z0-9+.-]*):\/\//i;
@@ -241,10 +254,10 @@ export function redactUrl(url: string): string {
 function redactParam(param: string): string {
   if (param === '') return param;
   const eq = param.indexOf('=');
-  if (eq < 0) return PUBLIC_PARAMS.has(param) ? param : REDACTED;
+  if (eq < 0) return paramTables().shown.has(param) ? param : REDACTED;
   const name = param.slice(0, eq);
   const value = param.slice(eq + 1);
-  const shownValue = PUBLIC_PARAMS.has(name) && !value.includes('@') ? value : REDACTED;
+  const shownValue = paramTables().shown.has(name) && !value.includes('@') ? value : REDACTED;
   return `${SHOWABLE_NAME.test(name) ? name : REDACTED}=${shownValue}`;
 }
 
@@ -272,7 +285,7 @@ export function parseBrokerUrl(url: string): BrokerConfig {
   checkUserinfoAndFragment(context, parts);
   const params = parseQuery(context, parts.query);
   const config = parseBase(context, parts, params);
-  const adapterOptions = ADAPTER_URL_OPTIONS[broker];
+  const adapterOptions = paramTables().adapters[broker];
   if (adapterOptions !== undefined) {
     const own = [...params].filter(([name]) => adapterOptions.names.has(name));
     if (own.length > 0) Object.assign(config, adapterOptions.parse(new URLSearchParams(own)));
@@ -308,7 +321,7 @@ const USERINFO_ADVICE: Readonly<Record<Exclude<UrlBroker, 'rabbitmq'>, string>> 
   kinesis:
     'credentials belong in ?accessKeyId=…&secretAccessKey=… (or leave them out to use the AWS default credential chain), not before the region',
   pubsub:
-    'pubsub:// takes no credentials: it uses Google Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS)',
+    'pubsub:// takes no credentials: pass keyFilename or credentials in the config object, or rely on Google Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS)',
   pulsar: 'credentials belong in ?token=…, not before the host',
 };
 
@@ -336,7 +349,7 @@ function parseQuery({ broker, url }: Context, query: string | undefined): Readon
     if (param === '') continue;
     const eq = param.indexOf('=');
     const name = eq < 0 ? param : param.slice(0, eq);
-    const known = KNOWN_PARAMS[broker];
+    const known = paramTables().known[broker];
     if (eq < 0 && !known.has(name)) {
       throw invalid(broker, 'a query parameter has no "=value" (not quoted, in case it is a secret)', url);
     }
@@ -357,7 +370,7 @@ function parseQuery({ broker, url }: Context, query: string | undefined): Readon
 }
 
 function suggestion(broker: UrlBroker, name: string): string {
-  const known = [...KNOWN_PARAMS[broker]];
+  const known = [...paramTables().known[broker]];
   const close = known.find((candidate) => candidate.toLowerCase() === name.toLowerCase());
   return close === undefined ? ` (${broker} takes ${known.join(', ')})` : ` (did you mean "${close}"?)`;
 }
