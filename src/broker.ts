@@ -50,6 +50,8 @@ const BUILT_IN: ReadonlyMap<Transport, () => Promise<AdapterModule>> = new Map<T
     ['memory', () => import('../adapters/memory/index.js')],
     ['kafka', () => import('../adapters/kafka/index.js')],
     ['pubsub', () => import('../adapters/pubsub/index.js')],
+    ['pulsar', () => import('../adapters/pulsar/index.js')],
+    ['pulsar+ws', () => import('../adapters/pulsar/index.js')],
     ['rabbitmq', () => import('../adapters/rabbitmq/index.js')],
   ],
 );

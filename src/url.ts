@@ -1,5 +1,6 @@
 import { KAFKA_URL_PARAMS, type KafkaOptionsInput, parseKafkaOptions } from '../adapters/kafka/config.js';
 import { PUBSUB_URL_PARAMS, type PubSubOptionsInput, parsePubSubOptions } from '../adapters/pubsub/config.js';
+import { PULSAR_URL_PARAMS, type PulsarOptionsInput, parsePulsarOptions } from '../adapters/pulsar/config.js';
 import { parseRabbitMqOptions, RABBITMQ_URL_PARAMS, type RabbitMqOptionsInput } from '../adapters/rabbitmq/config.js';
 import { type BrokerName, InvalidConfigError, InvalidUrlError } from './errors.js';
 import { Secret } from './secret.js';
@@ -52,7 +53,7 @@ export interface PubSubConfig extends PubSubOptionsInput {
 }
 
 /** `pulsar://host:6650?token=…` (binary protocol) or `pulsar+ws://host:8080` (WebSocket API). */
-export interface PulsarConfig {
+export interface PulsarConfig extends PulsarOptionsInput {
   broker: 'pulsar';
   transport: 'binary' | 'websocket';
   serviceUrl: string;
@@ -78,7 +79,7 @@ export const URL_FORMS: Readonly<Record<UrlBroker, string>> = {
   pubsub:
     'pubsub://<project-id>[?emulatorHost=127.0.0.1:8085&autoCreate=false&ackDeadlineSeconds=…&subscriptionPrefix=…&batchMaxMessages=…&batchMaxMilliseconds=…&ackBatchMaxMessages=…&ackBatchMaxMilliseconds=…&maxMessageBytes=…&sendTimeoutMs=…]',
   pulsar:
-    'pulsar://host:6650, pulsar+ssl://host:6651, pulsar+ws://host:8080 or pulsar+wss://host:8443 [?tenant=public&namespace=default&token=…]',
+    'pulsar://host:6650, pulsar+ssl://host:6651, pulsar+ws://host:8080 or pulsar+wss://host:8443 [?tenant=public&namespace=default&token=…&subscriptionType=Key_Shared|Shared|Failover|Exclusive&partitions=0&autoCreate=false&compression=lz4&batching=true&batchingMaxDelayMs=1&sendTimeoutMs=…&operationTimeoutMs=…&connectTimeoutMs=…&maxMessageBytes=…&adminUrl=http://host:8080]',
 };
 
 const SCHEMES: ReadonlyMap<string, UrlBroker> = new Map([
@@ -105,7 +106,8 @@ const BROKER_NAMES: readonly UrlBroker[] = ['memory', 'kafka', 'rabbitmq', 'kine
 interface AdapterUrlOptions {
   readonly names: ReadonlySet<string>;
   readonly secrets?: ReadonlySet<string>;
-  parse(params: URLSearchParams): object;
+  /** Reads the options from the URL's query, already percent-decoded (name → value). */
+  parse(params: ReadonlyMap<string, string>): object;
 }
 
 /**
@@ -115,8 +117,9 @@ interface AdapterUrlOptions {
 function adapterUrlOptions(): Readonly<Partial<Record<UrlBroker, AdapterUrlOptions>>> {
   return {
     kafka: { names: KAFKA_URL_PARAMS, parse: parseKafkaOptions },
-    rabbitmq: { names: RABBITMQ_URL_PARAMS, parse: parseRabbitMqOptions },
+    rabbitmq: { names: RABBITMQ_URL_PARAMS, parse: (params) => parseRabbitMqOptions(new URLSearchParams([...params])) },
     pubsub: { names: PUBSUB_URL_PARAMS, parse: parsePubSubOptions },
+    pulsar: { names: PULSAR_URL_PARAMS, parse: parsePulsarOptions },
   };
 }
 
@@ -288,7 +291,7 @@ export function parseBrokerUrl(url: string): BrokerConfig {
   const adapterOptions = paramTables().adapters[broker];
   if (adapterOptions !== undefined) {
     const own = [...params].filter(([name]) => adapterOptions.names.has(name));
-    if (own.length > 0) Object.assign(config, adapterOptions.parse(new URLSearchParams(own)));
+    if (own.length > 0) Object.assign(config, adapterOptions.parse(new Map(own)));
   }
   return config;
 }

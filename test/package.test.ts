@@ -11,7 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const exec = promisify(execFile);
 const repo = resolve(import.meta.dirname, '..');
 const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-const SUBPATHS = ['.', './kafka', './memory', './pubsub', './rabbitmq', './testing', './testing/conformance'];
+const SUBPATHS = [
+  '.',
+  './kafka',
+  './memory',
+  './pubsub',
+  './pulsar',
+  './rabbitmq',
+  './testing',
+  './testing/conformance',
+];
 
 type ExportTarget = Record<string, string>;
 interface PackResult {

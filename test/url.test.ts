@@ -259,3 +259,37 @@ describe('parseBrokerUrl strictness', () => {
     expect(parseError(42 as unknown as string).message).toMatch(/must be a string, not a number/);
   });
 });
+
+describe('adapter options in the URL', () => {
+  it.each([
+    ['kafka://127.0.0.1:9092?partitions=6&compression=gzip', { partitions: 6, compression: 'gzip' }],
+    [
+      'amqp://127.0.0.1?queueType=classic&singleActiveConsumer=true',
+      { queueType: 'classic', singleActiveConsumer: true },
+    ],
+    ['pubsub://my-project?ackDeadlineSeconds=60&autoCreate=false', { ackDeadlineSeconds: 60, autoCreate: false }],
+    [
+      'pulsar://127.0.0.1:6650?subscriptionType=Shared&compression=lz4',
+      { subscriptionType: 'Shared', compression: 'lz4' },
+    ],
+    ['pulsar+ws://127.0.0.1:8080?partitions=4', { partitions: 4 }],
+  ])('reads the options of %s through the adapter', (url, expected) => {
+    expect(parseBrokerUrl(url)).toMatchObject(expected);
+  });
+
+  it.each([
+    'kafka://127.0.0.1:9092?partitions=many',
+    'amqp://u:S3CRET@127.0.0.1?queueType=lazy',
+    'pubsub://my-project?ackDeadlineSeconds=5',
+    'pulsar://127.0.0.1:6650?subscriptionType=Everyone&token=S3CRET',
+  ])('rejects a bad adapter option in %s with an InvalidUrlError that quotes no secret', (url) => {
+    let caught: unknown;
+    try {
+      parseBrokerUrl(url);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InvalidUrlError);
+    expect(String((caught as Error).message)).not.toContain('S3CRET');
+  });
+});

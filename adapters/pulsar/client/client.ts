@@ -97,6 +97,15 @@ export class PulsarClient {
     return this.lookupService.partitions(fullTopicName(topic));
   }
 
+  /**
+   * Opens (or reuses) a connection to the service URL, authenticating: resolves once the broker
+   * answered CONNECT. For reachability checks; producers and consumers connect by themselves.
+   */
+  async connect(): Promise<void> {
+    this.assertOpen();
+    await this.pool.get(this.lookupService.serviceAddress());
+  }
+
   /** Open broker connections (diagnostics). */
   get connectionCount(): number {
     return this.pool.size;

@@ -57,6 +57,8 @@ export interface PulsarTlsOptions {
   /** Client certificate and key for mutual TLS. */
   cert?: string | Buffer;
   key?: string | Buffer;
+  /** Passphrase of an encrypted client key. */
+  passphrase?: string;
   /** Default true. Turning it off accepts any certificate: only for tests. */
   rejectUnauthorized?: boolean;
   /** Server name for SNI and host name verification (default: the URL's host). */
@@ -192,6 +194,7 @@ export class Connection {
           ca: options.tls?.ca,
           cert: options.tls?.cert,
           key: options.tls?.key,
+          passphrase: options.tls?.passphrase,
           rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
         })
       : net.connect({ host: physical.host, port: physical.port });

@@ -1,0 +1,305 @@
+/**
+ * Pulsar: polybus against the raw client it uses, on the same broker, in one run, variants taking
+ * turns (best of BENCH_ROUNDS rounds). "Raw" is our binary-protocol client (adapters/pulsar/client)
+ * used directly; with BENCH_TRANSPORT=websocket it is the broker's WebSocket API used directly
+ * through `ws`, against polybus on `pulsar+ws://`.
+ *  - batched publish: BENCH_MESSAGES × 100 B with 64 keys in windows of 1,000, each window awaited
+ *    (binary: both sides batch per key, 1 ms; WebSocket: both unbatched, pipelined);
+ *  - consume: the same number waiting on a fresh topic, a new Key_Shared subscription from the
+ *    earliest message, handled with concurrency 16 (raw: the same receive queue as polybus's
+ *    prefetch, ack after an async no-op, at most 16 at once);
+ *  - awaited single sends: BENCH_SINGLE sends one after another, mean latency.
+ * The binary run also prints the raw WebSocket API's figures for context. Prints a table, then
+ * one JSON line (`"broker":"pulsar"` or `"broker":"pulsar+ws"`).
+ *
+ *   npx tsx bench/pulsar.ts                              (binary: pulsar://)
+ *   BENCH_TRANSPORT=websocket npx tsx bench/pulsar.ts   (WebSocket: pulsar+ws://)
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import WebSocket from 'ws';
+import type * as ClientModule from '../adapters/pulsar/client/index.js';
+import type * as PulsarModule from '../adapters/pulsar/index.js';
+import type * as WsTransportModule from '../adapters/pulsar/websocket/transport.js';
+import { up } from '../integration/emulators/index.js';
+import { endpoint } from '../integration/env.js';
+import type * as Polybus from '../src/index.js';
+
+// Measure the built package (dist/) when it is there, as the other benchmarks do.
+const distDir = process.env.BENCH_DIST ?? 'dist';
+const built = existsSync(new URL(`../${distDir}/adapters/pulsar/index.js`, import.meta.url));
+const from = (path: string): string => new URL(`../${built ? `${distDir}/` : ''}${path}`, import.meta.url).href;
+const ext = built ? 'js' : 'ts';
+const { connect, bytes } = (await import(from(`src/index.${ext}`))) as typeof Polybus;
+const _pulsar = (await import(from(`adapters/pulsar/index.${ext}`))) as typeof PulsarModule;
+const { PulsarClient } = (await import(from(`adapters/pulsar/client/index.${ext}`))) as typeof ClientModule;
+const { decodeMessageId } = (await import(
+  from(`adapters/pulsar/websocket/transport.${ext}`)
+)) as typeof WsTransportModule;
+
+const TRANSPORT = process.env.BENCH_TRANSPORT === 'websocket' ? 'websocket' : 'binary';
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? (TRANSPORT === 'binary' ? 20_000 : 5_000));
+const WINDOW = 1_000;
+const SINGLE = Number(process.env.BENCH_SINGLE ?? 1_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONCURRENCY = 16;
+/** polybus's default prefetch for concurrency 16: the raw consumer gets the same receive queue. */
+const PREFETCH = 32;
+const KEYS = 64;
+const payload = Buffer.alloc(100, 7);
+
+await up(['pulsar']);
+const binaryUrl = endpoint('PULSAR_URL');
+const wsUrl = endpoint('PULSAR_WS_URL');
+const run = randomUUID().slice(0, 8);
+let topicCounter = 0;
+const freshTopic = (label: string) => `bench-${label}-${run}-${++topicCounter}`;
+const full = (topic: string) => `persistent://public/default/${topic}`;
+
+const client = new PulsarClient({ serviceUrl: binaryUrl });
+const polybusUrl = TRANSPORT === 'binary' ? binaryUrl : wsUrl.replace(/^ws(s?):\/\//, 'pulsar+ws$1://');
+const bus = await connect(polybusUrl);
+const producer = bus.producer<Uint8Array>({ codec: bytes() });
+const windowOf = (start: number) =>
+  Array.from({ length: WINDOW }, (_, i) => ({ key: `k${(start + i) % KEYS}`, value: payload }));
+const seconds = (started: bigint): number => Number(process.hrtime.bigint() - started) / 1e9;
+
+// ------------------------------------------------------------------ raw: our binary client
+
+async function rawBinaryPublish(topic: string, count: number): Promise<void> {
+  const p = await client.createProducer({ topic: full(topic), batching: { maxDelayMs: 1 } });
+  for (let sent = 0; sent < count; sent += WINDOW) {
+    const sends = [];
+    for (let i = 0; i < WINDOW; i++) {
+      sends.push(p.send({ payload, key: `k${(sent + i) % KEYS}`, properties: {}, eventTime: Date.now() }));
+    }
+    await Promise.all(sends);
+  }
+  await p.close();
+}
+
+async function rawBinaryConsume(topic: string, count: number): Promise<void> {
+  const consumer = await client.subscribe({
+    topic: full(topic),
+    subscription: 'g',
+    subscriptionType: 'Key_Shared',
+    initialPosition: 'earliest',
+    receiverQueueSize: PREFETCH,
+  });
+  let handled = 0;
+  let running = 0;
+  let slot: (() => void) | undefined;
+  const handler = async (): Promise<void> => {};
+  await new Promise<void>((resolve) => {
+    void (async () => {
+      while (handled + running < count) {
+        if (running >= CONCURRENCY) await new Promise<void>((r) => (slot = r));
+        const message = await consumer.receive();
+        running++;
+        void handler().then(() => {
+          consumer.acknowledge(message);
+          running--;
+          const wake = slot;
+          slot = undefined;
+          wake?.();
+          if (++handled === count) resolve();
+        });
+      }
+    })();
+  });
+  await consumer.close();
+}
+
+async function rawBinarySingle(topic: string, count: number): Promise<void> {
+  const p = await client.createProducer({ topic: full(topic), batching: { maxDelayMs: 1 } });
+  for (let i = 0; i < count; i++) await p.send({ payload, key: `k${i % KEYS}`, properties: {}, eventTime: Date.now() });
+  await p.close();
+}
+
+// ------------------------------------------------------------------ raw: the WebSocket API
+
+function openSocket(path: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${wsUrl}/ws/v2/${path}`, { perMessageDeflate: false });
+    socket.once('open', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+async function rawWsPublish(topic: string, count: number, window = WINDOW): Promise<void> {
+  const socket = await openSocket(
+    `producer/persistent/public/default/${topic}?batchingEnabled=false&maxPendingMessages=2000`,
+  );
+  const base64 = payload.toString('base64');
+  let context = 0;
+  for (let sent = 0; sent < count; sent += window) {
+    await new Promise<void>((resolve, reject) => {
+      let answered = 0;
+      const onMessage = (data: WebSocket.RawData) => {
+        const reply = JSON.parse(String(data)) as { result: string; messageId: string };
+        if (reply.result !== 'ok') reject(new Error(String(data)));
+        decodeMessageId(reply.messageId);
+        if (++answered === window) {
+          socket.off('message', onMessage);
+          resolve();
+        }
+      };
+      socket.on('message', onMessage);
+      for (let i = 0; i < window; i++) {
+        socket.send(
+          JSON.stringify({
+            payload: base64,
+            key: `k${(sent + i) % KEYS}`,
+            properties: {},
+            context: String(context++),
+            eventTime: new Date().toISOString(),
+          }),
+        );
+      }
+    });
+  }
+  socket.close();
+}
+
+async function rawWsConsume(topic: string, count: number): Promise<void> {
+  const socket = await openSocket(
+    `consumer/persistent/public/default/${topic}/g?subscriptionType=Key_Shared&subscriptionInitialPosition=Earliest&receiverQueueSize=${PREFETCH}`,
+  );
+  const handler = async (): Promise<void> => {};
+  await new Promise<void>((resolve) => {
+    let handled = 0;
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as { messageId: string; payload: string };
+      Buffer.from(frame.payload, 'base64');
+      void handler().then(() => {
+        socket.send(JSON.stringify({ messageId: frame.messageId }));
+        if (++handled === count) resolve();
+      });
+    });
+  });
+  socket.close();
+}
+
+// ------------------------------------------------------------------ variants
+
+async function polybusConsume(topic: string, count: number): Promise<void> {
+  const consumer = bus.consumer<Uint8Array>({
+    topic,
+    group: 'g',
+    concurrency: CONCURRENCY,
+    from: 'earliest',
+    codec: bytes(),
+  });
+  let handled = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  await consumer.run(async () => {
+    if (++handled === count) done();
+  });
+  await finished;
+  await consumer.close();
+}
+
+const rawPublish = TRANSPORT === 'binary' ? rawBinaryPublish : rawWsPublish;
+const rawConsume = TRANSPORT === 'binary' ? rawBinaryConsume : rawWsConsume;
+const rawSingle =
+  TRANSPORT === 'binary' ? rawBinarySingle : (topic: string, count: number) => rawWsPublish(topic, count, 1);
+
+const timed = async (count: number, work: () => Promise<void>): Promise<number> => {
+  const started = process.hrtime.bigint();
+  await work();
+  return count / seconds(started);
+};
+
+const variants: Record<string, () => Promise<number>> = {
+  raw_publish: () => timed(MESSAGES, () => rawPublish(freshTopic('raw'), MESSAGES)),
+  polybus_publish: () => {
+    const topic = freshTopic('polybus');
+    return timed(MESSAGES, async () => {
+      for (let sent = 0; sent < MESSAGES; sent += WINDOW) await producer.send(topic, windowOf(sent));
+    });
+  },
+  async raw_consume() {
+    const topic = freshTopic('raw-consume');
+    await rawBinaryPublish(topic, MESSAGES);
+    return timed(MESSAGES, () => rawConsume(topic, MESSAGES));
+  },
+  async polybus_consume() {
+    const topic = freshTopic('polybus-consume');
+    await rawBinaryPublish(topic, MESSAGES);
+    return timed(MESSAGES, () => polybusConsume(topic, MESSAGES));
+  },
+  // Lower is better: microseconds; "best" keeps the largest value, so they are negated.
+  raw_single_send: async () => -1e6 / (await timed(SINGLE, () => rawSingle(freshTopic('raw-single'), SINGLE))),
+  polybus_single_send: async () => {
+    const topic = freshTopic('polybus-single');
+    await producer.send(topic, { key: 'k0', value: payload });
+    return (
+      -1e6 /
+      (await timed(SINGLE, async () => {
+        for (let i = 0; i < SINGLE; i++) await producer.send(topic, { key: `k${i % KEYS}`, value: payload });
+      }))
+    );
+  },
+};
+if (TRANSPORT === 'binary') {
+  // For context: the WebSocket API directly, on the same broker (a smaller run: it is slower).
+  const wsCount = Math.min(MESSAGES, 5_000);
+  variants.context_ws_publish = () => timed(wsCount, () => rawWsPublish(freshTopic('ws'), wsCount));
+  variants.context_ws_consume = async () => {
+    const topic = freshTopic('ws-consume');
+    await rawBinaryPublish(topic, wsCount);
+    return timed(wsCount, () => rawWsConsume(topic, wsCount));
+  };
+}
+
+if (process.env.BENCH_VERBOSE) console.error('warming up');
+// Warm up (JIT, connections).
+await rawBinaryPublish(freshTopic('warm'), 2_000);
+for (let sent = 0; sent < 2_000; sent += WINDOW) await producer.send(freshTopic('warm-polybus'), windowOf(sent));
+
+const best: Record<string, number> = {};
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, measure] of Object.entries(variants)) {
+    const value = await measure();
+    if (process.env.BENCH_VERBOSE) console.error(`round ${round + 1} ${name}: ${Math.round(value)}`);
+    best[name] = Math.max(best[name] ?? Number.NEGATIVE_INFINITY, value);
+  }
+}
+await bus.close();
+await client.close();
+
+const round2 = (value: number): number => Math.round(value * 100) / 100;
+const result = {
+  broker: TRANSPORT === 'binary' ? 'pulsar' : 'pulsar+ws',
+  raw_publish_msgs_per_s: Math.round(best.raw_publish as number),
+  polybus_publish_msgs_per_s: Math.round(best.polybus_publish as number),
+  publish_ratio: round2((best.polybus_publish as number) / (best.raw_publish as number)),
+  raw_consume_msgs_per_s: Math.round(best.raw_consume as number),
+  polybus_consume_msgs_per_s: Math.round(best.polybus_consume as number),
+  consume_ratio: round2((best.polybus_consume as number) / (best.raw_consume as number)),
+  raw_single_send_us: Math.round(-(best.raw_single_send as number)),
+  polybus_single_send_us: Math.round(-(best.polybus_single_send as number)),
+  single_send_ratio: round2((best.raw_single_send as number) / (best.polybus_single_send as number)),
+};
+const raw = TRANSPORT === 'binary' ? 'our binary-protocol client' : 'the WebSocket API via ws';
+console.log(
+  `Pulsar ${TRANSPORT} ${built ? '(dist)' : '(sources via tsx)'}: ${MESSAGES} × 100 B, best of ${ROUNDS} rounds; raw = ${raw}`,
+);
+console.log(
+  `  publish (windows of ${WINDOW}):  raw ${result.raw_publish_msgs_per_s} msg/s   polybus ${result.polybus_publish_msgs_per_s} msg/s   ratio ${result.publish_ratio}`,
+);
+console.log(
+  `  consume (concurrency ${CONCURRENCY}):  raw ${result.raw_consume_msgs_per_s} msg/s   polybus ${result.polybus_consume_msgs_per_s} msg/s   ratio ${result.consume_ratio}`,
+);
+console.log(
+  `  single send (${SINGLE} awaited):  raw ${result.raw_single_send_us} µs   polybus ${result.polybus_single_send_us} µs   ratio ${result.single_send_ratio}`,
+);
+if (TRANSPORT === 'binary') {
+  console.log(
+    `  context, raw WebSocket API: publish ${Math.round(best.context_ws_publish as number)} msg/s, consume ${Math.round(best.context_ws_consume as number)} msg/s`,
+  );
+}
+console.log(JSON.stringify(result));
