@@ -49,6 +49,7 @@ const BUILT_IN: ReadonlyMap<Transport, () => Promise<AdapterModule>> = new Map<T
   [
     ['memory', () => import('../adapters/memory/index.js')],
     ['kafka', () => import('../adapters/kafka/index.js')],
+    ['kinesis', () => import('../adapters/kinesis/index.js')],
     ['pubsub', () => import('../adapters/pubsub/index.js')],
     ['pulsar', () => import('../adapters/pulsar/index.js')],
     ['pulsar+ws', () => import('../adapters/pulsar/index.js')],

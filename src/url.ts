@@ -1,4 +1,10 @@
 import { KAFKA_URL_PARAMS, type KafkaOptionsInput, parseKafkaOptions } from '../adapters/kafka/config.js';
+import {
+  KINESIS_SECRET_PARAMS,
+  KINESIS_URL_PARAMS,
+  type KinesisOptionsInput,
+  parseKinesisOptions,
+} from '../adapters/kinesis/config.js';
 import { PUBSUB_URL_PARAMS, type PubSubOptionsInput, parsePubSubOptions } from '../adapters/pubsub/config.js';
 import { PULSAR_URL_PARAMS, type PulsarOptionsInput, parsePulsarOptions } from '../adapters/pulsar/config.js';
 import { parseRabbitMqOptions, RABBITMQ_URL_PARAMS, type RabbitMqOptionsInput } from '../adapters/rabbitmq/config.js';
@@ -36,7 +42,7 @@ export interface RabbitMqConfig extends RabbitMqOptionsInput {
 }
 
 /** `kinesis://us-east-1?endpoint=http://127.0.0.1:4567&shards=1` */
-export interface KinesisConfig {
+export interface KinesisConfig extends KinesisOptionsInput {
   broker: 'kinesis';
   region: string;
   endpoint?: string;
@@ -75,7 +81,8 @@ export const URL_FORMS: Readonly<Record<UrlBroker, string>> = {
     'kafka://host:9092[,host2:9092][?clientId=app&ssl=true&sasl=plain|scram-sha-256|scram-sha-512&username=u&password=p&partitions=3&replicationFactor=-1&autoCreateTopics=false&compression=gzip&acks=-1&idempotent=true&sessionTimeoutMs=…&heartbeatIntervalMs=…&maxMessageBytes=…&sendTimeoutMs=…&logLevel=error]',
   rabbitmq:
     'amqp://[user:pass@]host[:5672][/vhost][?heartbeat=15&exchange=polybus&queueType=quorum|classic&deliveryLimit=…&singleActiveConsumer=true&confirmTimeoutMs=…&maxMessageBytes=…&autoDeclare=false&connectTimeoutMs=…] or amqps://…',
-  kinesis: 'kinesis://<region>[?endpoint=http://127.0.0.1:4567&shards=1&accessKeyId=…&secretAccessKey=…]',
+  kinesis:
+    'kinesis://<region>[?endpoint=http://127.0.0.1:4567&dynamoEndpoint=…&shards=1&accessKeyId=…&secretAccessKey=…&sessionToken=…&leaseTable=…&autoCreate=false&failoverTimeMs=…&pollIntervalMs=…&checkpointIntervalMs=…&envelope=false&sendTimeoutMs=…]',
   pubsub:
     'pubsub://<project-id>[?emulatorHost=127.0.0.1:8085&autoCreate=false&ackDeadlineSeconds=…&subscriptionPrefix=…&batchMaxMessages=…&batchMaxMilliseconds=…&ackBatchMaxMessages=…&ackBatchMaxMilliseconds=…&maxMessageBytes=…&sendTimeoutMs=…]',
   pulsar:
@@ -118,6 +125,7 @@ function adapterUrlOptions(): Readonly<Partial<Record<UrlBroker, AdapterUrlOptio
   return {
     kafka: { names: KAFKA_URL_PARAMS, parse: parseKafkaOptions },
     rabbitmq: { names: RABBITMQ_URL_PARAMS, parse: (params) => parseRabbitMqOptions(new URLSearchParams([...params])) },
+    kinesis: { names: KINESIS_URL_PARAMS, secrets: KINESIS_SECRET_PARAMS, parse: parseKinesisOptions },
     pubsub: { names: PUBSUB_URL_PARAMS, parse: parsePubSubOptions },
     pulsar: { names: PULSAR_URL_PARAMS, parse: parsePulsarOptions },
   };

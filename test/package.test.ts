@@ -14,6 +14,7 @@ const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
 const SUBPATHS = [
   '.',
   './kafka',
+  './kinesis',
   './memory',
   './pubsub',
   './pulsar',

@@ -273,6 +273,7 @@ describe('adapter options in the URL', () => {
       { subscriptionType: 'Shared', compression: 'lz4' },
     ],
     ['pulsar+ws://127.0.0.1:8080?partitions=4', { partitions: 4 }],
+    ['kinesis://eu-west-1?envelope=false&failoverTimeMs=5000', { envelope: false, failoverTimeMs: 5000 }],
   ])('reads the options of %s through the adapter', (url, expected) => {
     expect(parseBrokerUrl(url)).toMatchObject(expected);
   });
@@ -281,6 +282,7 @@ describe('adapter options in the URL', () => {
     'kafka://127.0.0.1:9092?partitions=many',
     'amqp://u:S3CRET@127.0.0.1?queueType=lazy',
     'pubsub://my-project?ackDeadlineSeconds=5',
+    'kinesis://eu-west-1?sessionToken=S3CRET&pollIntervalMs=-1',
     'pulsar://127.0.0.1:6650?subscriptionType=Everyone&token=S3CRET',
   ])('rejects a bad adapter option in %s with an InvalidUrlError that quotes no secret', (url) => {
     let caught: unknown;
