@@ -26,6 +26,14 @@ const REQUIRED = [
   'reconnect: rabbitmq',
   'conformance: pubsub',
   'reconnect: pubsub',
+  'conformance: kinesis',
+  'reconnect: kinesis',
+  'leases: kinesis',
+  'resharding: kinesis',
+  'conformance: pulsar',
+  'conformance: pulsar+ws',
+  'reconnect: pulsar',
+  'reconnect: pulsar+ws',
 ];
 for (const block of REQUIRED) {
   const inBlock = tests.filter((test) => test.ancestorTitles.includes(block));
