@@ -68,16 +68,19 @@ export interface ConsumeStage {
   readonly step: ConsumeStep;
   /** Lower runs first among stages of the same step; ties keep list order. */
   readonly priority?: number;
-  // biome-ignore lint/suspicious/noExplicitAny: a stage handles messages of any value type
-  readonly handle: Handle<ConsumeContext<any>>;
+  /**
+   * Runs the stage. A method (not a function-typed property), so that a stage written for one
+   * value type, `(ctx: ConsumeContext<Order>, next) => …`, fits: stages see messages of any type.
+   */
+  handle(ctx: ConsumeContext<unknown>, next: Next<ConsumeContext<unknown>>): Promise<void>;
 }
 
 /** A publish-side stage. */
 export interface PublishStage {
   readonly step: PublishStep;
   readonly priority?: number;
-  // biome-ignore lint/suspicious/noExplicitAny: a stage handles messages of any value type
-  readonly handle: Handle<PublishContext<any>>;
+  /** Runs the stage; a method for the same reason as {@link ConsumeStage.handle}. */
+  handle(ctx: PublishContext<unknown>, next: Next<PublishContext<unknown>>): Promise<void>;
 }
 
 /**

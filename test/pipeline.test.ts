@@ -90,3 +90,25 @@ describe('middleware composition', () => {
     expect(middleware.consume?.step).toBe('custom');
   });
 });
+
+describe('middleware types', () => {
+  it('accepts a stage written for one value type, with no any in the public types', async () => {
+    interface Order {
+      id: number;
+    }
+    const seen: number[] = [];
+    const orderIds: Middleware = {
+      name: 'order-ids',
+      consume: {
+        step: 'custom',
+        async handle(ctx: ConsumeContext<Order>, next) {
+          seen.push(ctx.message.value.id);
+          await next(ctx);
+        },
+      },
+    };
+    const chain = composeConsume([orderIds], async () => {});
+    await chain({ message: { value: { id: 7 } } } as unknown as ConsumeContext);
+    expect(seen).toEqual([7]);
+  });
+});
