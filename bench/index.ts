@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- memory|kafka|rabbitmq|kinesis|pubsub|pulsar|all ...]
+ * npm run bench [-- memory|kafka|rabbitmq|kinesis|pubsub|pulsar|pulsar-protocol|all ...]
  *
  * Runs each named benchmark (default: memory) in its own process, one after another, so they
  * never compete for the machine's two cores. Broker benchmarks start their broker through
@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const KNOWN = ['memory', 'kafka', 'rabbitmq', 'kinesis', 'pubsub', 'pulsar'] as const;
+const KNOWN = ['memory', 'kafka', 'rabbitmq', 'kinesis', 'pubsub', 'pulsar', 'pulsar-protocol'] as const;
 type BenchName = (typeof KNOWN)[number];
 
 function selected(args: readonly string[]): BenchName[] {
