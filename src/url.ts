@@ -124,7 +124,7 @@ interface AdapterUrlOptions {
 function adapterUrlOptions(): Readonly<Partial<Record<UrlBroker, AdapterUrlOptions>>> {
   return {
     kafka: { names: KAFKA_URL_PARAMS, parse: parseKafkaOptions },
-    rabbitmq: { names: RABBITMQ_URL_PARAMS, parse: (params) => parseRabbitMqOptions(new URLSearchParams([...params])) },
+    rabbitmq: { names: RABBITMQ_URL_PARAMS, parse: parseRabbitMqOptions },
     kinesis: { names: KINESIS_URL_PARAMS, secrets: KINESIS_SECRET_PARAMS, parse: parseKinesisOptions },
     pubsub: { names: PUBSUB_URL_PARAMS, parse: parsePubSubOptions },
     pulsar: { names: PULSAR_URL_PARAMS, parse: parsePulsarOptions },

@@ -2,7 +2,17 @@
  * The Kafka adapter's own options: their types, defaults and validation. No kafkajs import here,
  * so that URL parsing (src/url.ts) can use it without loading the client.
  */
-import { InvalidConfigError, InvalidUrlError, type PolybusErrorOptions } from '../../src/errors.js';
+import {
+  boolean,
+  collectOptions,
+  fail,
+  integer,
+  isShowableName,
+  type OptionContext,
+  type OptionParams,
+  type OptionsSpec,
+  oneOf,
+} from '../shared/options.js';
 import { parseTlsOptions, type TlsOptions, type TlsOptionsInput } from '../shared/tls.js';
 
 /** Log levels of {@link KafkaOptions.logLevel}, most quiet first. */
@@ -101,15 +111,35 @@ export const KAFKA_URL_PARAMS: ReadonlySet<string> = new Set([
   'logLevel',
 ]);
 
-/** Options only a config object can carry (objects and functions). */
-const OBJECT_ONLY = new Set(['tls', 'onLog']);
-
-/** Keys of the base KafkaConfig, ignored here when a whole config object is passed. */
-const BASE_CONFIG_KEYS = new Set(['broker', 'brokers', 'clientId', 'ssl', 'sasl']);
-
 const LOG_LEVELS: readonly KafkaLogLevel[] = ['nothing', 'error', 'warn', 'info', 'debug'];
+const COMPRESSIONS: readonly KafkaOptions['compression'][] = ['none', 'gzip'];
 
-type Source = 'url' | 'config';
+const KAFKA_SPEC: OptionsSpec = {
+  broker: 'kafka',
+  title: 'Kafka',
+  objectHint: 'Pass { partitions: 3, … } or a kafka:// URL.',
+  urlParams: KAFKA_URL_PARAMS,
+  baseUrlParams: KAFKA_BASE_URL_PARAMS,
+  objectOnly: new Set(['tls', 'onLog']),
+  baseConfigKeys: new Set(['broker', 'brokers', 'clientId', 'ssl', 'sasl']),
+  examples: {
+    partitions: 'partitions=6 (or -1 for the broker default)',
+    replicationFactor: 'replicationFactor=3 (or -1 for the broker default)',
+    autoCreateTopics: 'autoCreateTopics=false',
+    idempotent: 'idempotent=false',
+    acks: 'acks=-1 (all), 1 (leader) or 0 (none)',
+    sessionTimeoutMs: 'sessionTimeoutMs=30000',
+    heartbeatIntervalMs: 'heartbeatIntervalMs=3000',
+    maxMessageBytes: 'maxMessageBytes=1046528',
+    sendTimeoutMs: 'sendTimeoutMs=30000',
+    logLevel: 'logLevel=warn',
+  },
+  // Kafka's wording from before the shared module: values with "@" quoted, every unknown key of a
+  // config object named, an odd URL parameter name left out.
+  quoteRule: { maxLength: 40, longer: 'cut', showAt: true },
+  showName: (name, source) => (source === 'config' || isShowableName(name) ? `"${name}"` : ''),
+  objectOnlyHint: (name) => `${name} cannot go in a URL; pass it in the config object: connect({ ...config, ${name} })`,
+};
 
 /**
  * Reads and checks the Kafka options from a URL's query (strings) or a config object (typed
@@ -120,100 +150,54 @@ type Source = 'url' | 'config';
  * @throws {InvalidUrlError} for a URL query, {@link InvalidConfigError} for an object: naming the
  *   option and what it must be, never quoting a credential.
  */
-export function parseKafkaOptions(
-  params: URLSearchParams | ReadonlyMap<string, string> | Readonly<Record<string, unknown>>,
-): Partial<KafkaOptions> {
-  const fromUrl = params instanceof URLSearchParams || params instanceof Map;
-  const source: Source = fromUrl ? 'url' : 'config';
-  const entries = new Map<string, unknown>();
-  if (params instanceof Map) {
-    // A URL query already split into name → value (src/url.ts), each name once.
-    for (const [name, value] of params as ReadonlyMap<string, string>) {
-      if (KAFKA_BASE_URL_PARAMS.has(name)) continue;
-      if (!KAFKA_URL_PARAMS.has(name)) throw unknownParam(name);
-      entries.set(name, value);
-    }
-  } else if (params instanceof URLSearchParams) {
-    for (const name of new Set(params.keys())) {
-      if (KAFKA_BASE_URL_PARAMS.has(name)) continue;
-      if (!KAFKA_URL_PARAMS.has(name)) throw unknownParam(name);
-      const values = params.getAll(name);
-      if (values.length > 1) throw fail(source, `${name} is given ${values.length} times`, 'Give each option once.');
-      entries.set(name, values[0]);
-    }
-  } else {
-    if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-      throw fail(source, 'the Kafka options must be an object', 'Pass { partitions: 3, … } or a kafka:// URL.');
-    }
-    for (const [name, value] of Object.entries(params)) {
-      if (BASE_CONFIG_KEYS.has(name) || value === undefined) continue;
-      if (!KAFKA_URL_PARAMS.has(name) && !OBJECT_ONLY.has(name)) {
-        throw fail(
-          source,
-          `unknown option "${name}"`,
-          `Known options: ${[...KAFKA_URL_PARAMS, ...OBJECT_ONLY].join(', ')} (plus brokers, clientId, ssl, sasl)`,
-        );
-      }
-      entries.set(name, value);
-    }
-  }
-
+export function parseKafkaOptions(params: OptionParams): Partial<KafkaOptions> {
+  const context = collectOptions(KAFKA_SPEC, params);
   const options: Partial<KafkaOptions> = {};
-  for (const [name, value] of entries) {
+  for (const [name, value] of context.entries) {
     switch (name) {
       case 'partitions':
-        options.partitions = integer(source, name, value, 1, 100_000, [-1]);
+        options.partitions = integer(context, name, value, 1, 100_000, [-1]);
         break;
       case 'replicationFactor':
-        options.replicationFactor = integer(source, name, value, 1, 32_767, [-1]);
+        options.replicationFactor = integer(context, name, value, 1, 32_767, [-1]);
         break;
       case 'autoCreateTopics':
-        options.autoCreateTopics = boolean(source, name, value);
+        options.autoCreateTopics = boolean(context, name, value);
         break;
       case 'idempotent':
-        options.idempotent = boolean(source, name, value);
+        options.idempotent = boolean(context, name, value);
         break;
       case 'compression':
-        if (value !== 'none' && value !== 'gzip') {
-          throw fail(
-            source,
-            `compression must be none or gzip, not ${quote(value)}`,
-            'kafkajs ships gzip only; other codecs need plugins polybus does not load.',
-          );
-        }
-        options.compression = value;
+        options.compression = oneOf(
+          context,
+          name,
+          value,
+          COMPRESSIONS,
+          'kafkajs ships gzip only; other codecs need plugins polybus does not load.',
+        );
         break;
-      case 'acks': {
-        const acks = value === 'all' ? -1 : integer(source, name, value, -1, 1, []);
-        options.acks = acks as -1 | 0 | 1;
+      case 'acks':
+        options.acks = (value === 'all' ? -1 : integer(context, name, value, -1, 1)) as -1 | 0 | 1;
         break;
-      }
       case 'sessionTimeoutMs':
-        options.sessionTimeoutMs = integer(source, name, value, 1_000, 3_600_000, []);
+        options.sessionTimeoutMs = integer(context, name, value, 1_000, 3_600_000);
         break;
       case 'heartbeatIntervalMs':
-        options.heartbeatIntervalMs = integer(source, name, value, 100, 1_200_000, []);
+        options.heartbeatIntervalMs = integer(context, name, value, 100, 1_200_000);
         break;
       case 'maxMessageBytes':
-        options.maxMessageBytes = integer(source, name, value, 1_024, 1_073_741_824, []);
+        options.maxMessageBytes = integer(context, name, value, 1_024, 1_073_741_824);
         break;
       case 'sendTimeoutMs':
-        options.sendTimeoutMs = integer(source, name, value, 1_000, 600_000, []);
+        options.sendTimeoutMs = integer(context, name, value, 1_000, 600_000);
         break;
       case 'logLevel':
-        if (typeof value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(value)) {
-          throw fail(
-            source,
-            `logLevel must be one of ${LOG_LEVELS.join(', ')}, not ${quote(value)}`,
-            'Example: logLevel=warn.',
-          );
-        }
-        options.logLevel = value as KafkaLogLevel;
+        options.logLevel = oneOf(context, name, value, LOG_LEVELS);
         break;
       case 'onLog':
         if (typeof value !== 'function') {
           throw fail(
-            source,
+            context,
             'onLog must be a function (entry) => void',
             'Example: onLog: (entry) => logger.warn(entry).',
           );
@@ -225,12 +209,17 @@ export function parseKafkaOptions(
         break;
     }
   }
+  checkRelatedOptions(context, options);
+  return options;
+}
 
+/** The checks that relate options, with the defaults for those not given. */
+function checkRelatedOptions(context: OptionContext, options: Partial<KafkaOptions>): void {
   const idempotent = options.idempotent ?? KAFKA_DEFAULTS.idempotent;
   const acks = options.acks ?? KAFKA_DEFAULTS.acks;
   if (idempotent && acks !== -1) {
     throw fail(
-      source,
+      context,
       `acks ${acks} does not go with the idempotent producer (it needs acks -1)`,
       'Keep acks=-1, or set idempotent=false as well to trade the no-duplicates guarantee for acks 0/1.',
     );
@@ -239,67 +228,14 @@ export function parseKafkaOptions(
   const heartbeat = options.heartbeatIntervalMs ?? KAFKA_DEFAULTS.heartbeatIntervalMs;
   if (heartbeat >= session) {
     throw fail(
-      source,
+      context,
       `heartbeatIntervalMs (${heartbeat}) must be below sessionTimeoutMs (${session})`,
       'Use about a third of the session timeout, e.g. sessionTimeoutMs=30000&heartbeatIntervalMs=3000.',
     );
   }
-  return options;
-}
-
-function unknownParam(name: string): InvalidUrlError | InvalidConfigError {
-  const hint = OBJECT_ONLY.has(name)
-    ? `${name} cannot go in a URL; pass it in the config object: connect({ ...config, ${name} })`
-    : `Known parameters: ${[...KAFKA_BASE_URL_PARAMS, ...KAFKA_URL_PARAMS].join(', ')}`;
-  const shown = /^[a-z][\w.-]{0,31}$/i.test(name) ? ` "${name}"` : '';
-  return fail('url', `unknown query parameter${shown}`, hint);
 }
 
 /** All options: those given (validated by {@link parseKafkaOptions}) over the defaults. */
 export function resolveKafkaOptions(input: Readonly<Record<string, unknown>> = {}): KafkaOptions {
   return { ...KAFKA_DEFAULTS, ...parseKafkaOptions(input) };
-}
-
-function integer(source: Source, name: string, value: unknown, min: number, max: number, also: number[]): number {
-  const number =
-    typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : NaN;
-  if (Number.isInteger(number) && ((number >= min && number <= max) || also.includes(number))) return number;
-  const extra = also.length > 0 ? ` or ${also.join(', ')}` : '';
-  throw fail(source, `${name} must be an integer from ${min} to ${max}${extra}, not ${quote(value)}`, exampleOf(name));
-}
-
-function boolean(source: Source, name: string, value: unknown): boolean {
-  if (value === true || value === 'true' || value === '1') return true;
-  if (value === false || value === 'false' || value === '0') return false;
-  throw fail(source, `${name} must be true or false, not ${quote(value)}`, exampleOf(name));
-}
-
-function exampleOf(name: string): string {
-  const examples: Record<string, string> = {
-    partitions: 'partitions=6 (or -1 for the broker default)',
-    replicationFactor: 'replicationFactor=3 (or -1 for the broker default)',
-    autoCreateTopics: 'autoCreateTopics=false',
-    idempotent: 'idempotent=false',
-    acks: 'acks=-1 (all), 1 (leader) or 0 (none)',
-    sessionTimeoutMs: 'sessionTimeoutMs=30000',
-    heartbeatIntervalMs: 'heartbeatIntervalMs=3000',
-    maxMessageBytes: 'maxMessageBytes=1046528',
-    sendTimeoutMs: 'sendTimeoutMs=30000',
-  };
-  return `Example: ${examples[name] ?? name}.`;
-}
-
-function quote(value: unknown): string {
-  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return value === null ? 'null' : `a ${Array.isArray(value) ? 'list' : typeof value}`;
-}
-
-function fail(source: Source, problem: string, hint: string): InvalidUrlError | InvalidConfigError {
-  const options: PolybusErrorOptions = {
-    broker: 'kafka',
-    operation: source === 'url' ? 'parse URL' : 'configure',
-    hint: hint.endsWith('.') ? hint : `${hint}.`,
-  };
-  return source === 'url' ? new InvalidUrlError(problem, options) : new InvalidConfigError(problem, options);
 }

@@ -5,9 +5,19 @@
  * `kinesis://<region>?endpoint=…&shards=…&accessKeyId=…&secretAccessKey=…` are parsed by
  * src/url.ts into {@link KinesisConfig}; everything else is read by {@link parseKinesisOptions}.
  */
-import { InvalidConfigError, InvalidUrlError, type PolybusErrorOptions } from '../../src/errors.js';
+import { InvalidConfigError } from '../../src/errors.js';
 import { Secret } from '../../src/secret.js';
 import type { KinesisConfig } from '../../src/url.js';
+import {
+  boolean,
+  collectOptions,
+  fail,
+  integer,
+  type OptionContext,
+  type OptionParams,
+  type OptionsSpec,
+  quote,
+} from '../shared/options.js';
 
 /** The Kinesis options besides the URL's region, endpoint, shards and access keys. Every one has a default. */
 export interface KinesisOptions {
@@ -103,14 +113,30 @@ export const KINESIS_URL_PARAMS: ReadonlySet<string> = new Set([
 /** Of {@link KINESIS_URL_PARAMS}, the credentials: redact their values. */
 export const KINESIS_SECRET_PARAMS: ReadonlySet<string> = new Set(['sessionToken']);
 
-/** Keys of the base KinesisConfig, ignored here when a whole config object is passed. */
-const BASE_CONFIG_KEYS = new Set(['broker', 'region', 'endpoint', 'shards', 'accessKeyId', 'secretAccessKey']);
-
 const ENDPOINT = /^https?:\/\/(?:[\w.~-]+|\[[\da-f:.]+\])(?::\d{1,5})?(?:\/[^\s@]*)?$/i;
 const TABLE_NAME = /^[\w.-]{3,255}$/;
 const TEMPLATE_LITERAL = /^[\w.-]*$/;
 
-type Source = 'url' | 'config';
+const KINESIS_SPEC: OptionsSpec = {
+  broker: 'kinesis',
+  title: 'Kinesis',
+  objectHint: 'Pass { failoverTimeMs: 10000, … } or a kinesis:// URL',
+  urlParams: KINESIS_URL_PARAMS,
+  baseUrlParams: KINESIS_BASE_URL_PARAMS,
+  baseConfigKeys: new Set(['broker', 'region', 'endpoint', 'shards', 'accessKeyId', 'secretAccessKey']),
+  examples: {
+    autoCreate: 'autoCreate=false',
+    envelope: 'envelope=false',
+    failoverTimeMs: 'failoverTimeMs=10000',
+    pollIntervalMs: 'pollIntervalMs=1000',
+    checkpointIntervalMs: 'checkpointIntervalMs=1000',
+    sendTimeoutMs: 'sendTimeoutMs=30000',
+  },
+  // Kinesis's wording from before the shared module.
+  quoteRule: { maxLength: 100, longer: 'hide' },
+  showName: (name) => `"${shown(name)}"`,
+  repeated: (name) => `${name} is given more than once`,
+};
 
 /**
  * Reads and checks the Kinesis options from a URL's query (a map or URLSearchParams of decoded strings) or
@@ -121,58 +147,18 @@ type Source = 'url' | 'config';
  * @throws {InvalidUrlError} for a URL query, {@link InvalidConfigError} for an object: naming the
  *   option and what it must be, never quoting a credential.
  */
-export function parseKinesisOptions(
-  query: ReadonlyMap<string, string> | URLSearchParams | Readonly<Record<string, unknown>>,
-): Partial<KinesisOptions> {
-  const source: Source = query instanceof Map || query instanceof URLSearchParams ? 'url' : 'config';
-  const entries = new Map<string, unknown>();
-  if (query instanceof Map || query instanceof URLSearchParams) {
-    const params = query as ReadonlyMap<string, string> | URLSearchParams;
-    const seen = new Set<string>();
-    for (const [name, value] of params) {
-      if (seen.has(name)) throw fail(source, `${shown(name)} is given more than once`, 'Give each option once');
-      seen.add(name);
-      if (KINESIS_BASE_URL_PARAMS.has(name)) continue;
-      if (!KINESIS_URL_PARAMS.has(name)) {
-        throw fail(
-          source,
-          `unknown query parameter "${shown(name)}"`,
-          `Known parameters: ${[...KINESIS_BASE_URL_PARAMS, ...KINESIS_URL_PARAMS].join(', ')}`,
-        );
-      }
-      entries.set(name, value);
-    }
-  } else {
-    if (query === null || typeof query !== 'object' || Array.isArray(query)) {
-      throw fail(
-        source,
-        'the Kinesis options must be an object',
-        'Pass { failoverTimeMs: 10000, … } or a kinesis:// URL',
-      );
-    }
-    for (const [name, value] of Object.entries(query)) {
-      if (BASE_CONFIG_KEYS.has(name) || value === undefined) continue;
-      if (!KINESIS_URL_PARAMS.has(name)) {
-        throw fail(
-          source,
-          `unknown option "${shown(name)}"`,
-          `Known options: ${[...KINESIS_URL_PARAMS].join(', ')} (plus region, endpoint, shards, accessKeyId, secretAccessKey)`,
-        );
-      }
-      entries.set(name, value);
-    }
-  }
-
+export function parseKinesisOptions(query: OptionParams): Partial<KinesisOptions> {
+  const context = collectOptions(KINESIS_SPEC, query);
   const options: Partial<KinesisOptions> = {};
-  for (const [name, value] of entries) {
+  for (const [name, value] of context.entries) {
     switch (name) {
       case 'dynamoEndpoint':
         if (value === 'aws') {
           options.dynamoEndpoint = 'aws';
         } else if (typeof value !== 'string' || !ENDPOINT.test(value)) {
           throw fail(
-            source,
-            `dynamoEndpoint must be http(s)://host[:port] or aws, not ${quote(value)}`,
+            context,
+            `dynamoEndpoint must be http(s)://host[:port] or aws, not ${quote(context, value)}`,
             'Example: dynamoEndpoint=http://127.0.0.1:4568',
           );
         } else {
@@ -180,31 +166,31 @@ export function parseKinesisOptions(
         }
         break;
       case 'leaseTable':
-        options.leaseTable = leaseTableTemplate(source, value);
+        options.leaseTable = leaseTableTemplate(context, value);
         break;
       case 'autoCreate':
-        options.autoCreate = boolean(source, name, value);
+        options.autoCreate = boolean(context, name, value);
         break;
       case 'envelope':
-        options.envelope = boolean(source, name, value);
+        options.envelope = boolean(context, name, value);
         break;
       case 'failoverTimeMs':
-        options.failoverTimeMs = integer(source, name, value, 1_000, 3_600_000);
+        options.failoverTimeMs = integer(context, name, value, 1_000, 3_600_000);
         break;
       case 'pollIntervalMs':
-        options.pollIntervalMs = integer(source, name, value, 200, 300_000);
+        options.pollIntervalMs = integer(context, name, value, 200, 300_000);
         break;
       case 'checkpointIntervalMs':
-        options.checkpointIntervalMs = integer(source, name, value, 0, 600_000);
+        options.checkpointIntervalMs = integer(context, name, value, 0, 600_000);
         break;
       case 'sendTimeoutMs':
-        options.sendTimeoutMs = integer(source, name, value, 1_000, 600_000);
+        options.sendTimeoutMs = integer(context, name, value, 1_000, 600_000);
         break;
       case 'sessionToken':
         if (value instanceof Secret) options.sessionToken = value;
         else if (typeof value === 'string' && value.length > 0) options.sessionToken = new Secret(value);
         // The value itself is never quoted: it is a credential.
-        else throw fail(source, 'sessionToken must be a non-empty string or a Secret', 'Pass the STS session token');
+        else throw fail(context, 'sessionToken must be a non-empty string or a Secret', 'Pass the STS session token');
         break;
     }
   }
@@ -212,7 +198,7 @@ export function parseKinesisOptions(
   const checkpoint = options.checkpointIntervalMs ?? KINESIS_DEFAULTS.checkpointIntervalMs;
   if (checkpoint >= failover) {
     throw fail(
-      source,
+      context,
       `checkpointIntervalMs (${checkpoint}) must be below failoverTimeMs (${failover})`,
       'A member taking over a shard starts at its last checkpoint: checkpoint well within the failover time, e.g. checkpointIntervalMs=1000&failoverTimeMs=10000',
     );
@@ -228,7 +214,7 @@ export function resolveKinesisOptions(input: Readonly<Record<string, unknown>> =
   const options: KinesisOptions = { ...KINESIS_DEFAULTS, ...parseKinesisOptions(input) };
   if (options.sessionToken !== undefined && input.accessKeyId === undefined) {
     throw fail(
-      'config',
+      { spec: KINESIS_SPEC, source: 'config' },
       'sessionToken needs accessKeyId and secretAccessKey',
       'Give all three of a temporary credential, or none to use the AWS credential chain',
     );
@@ -253,11 +239,11 @@ export function leaseTableName(template: string, group: string, stream: string):
   return name;
 }
 
-function leaseTableTemplate(source: Source, value: unknown): string {
+function leaseTableTemplate(context: OptionContext, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) {
     throw fail(
-      source,
-      `leaseTable must be a table name, not ${quote(value)}`,
+      context,
+      `leaseTable must be a table name, not ${quote(context, value)}`,
       `Example: leaseTable=${DEFAULT_LEASE_TABLE}`,
     );
   }
@@ -265,58 +251,15 @@ function leaseTableTemplate(source: Source, value: unknown): string {
   const bad = !TEMPLATE_LITERAL.test(literal) || value.length > 255 || (literal === value && !TABLE_NAME.test(value));
   if (bad) {
     throw fail(
-      source,
-      `leaseTable ${quote(value)} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -, with optional {group} and {stream})`,
+      context,
+      `leaseTable ${quote(context, value)} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -, with optional {group} and {stream})`,
       `Example: leaseTable=${DEFAULT_LEASE_TABLE}`,
     );
   }
   return value;
 }
 
-function integer(source: Source, name: string, value: unknown, min: number, max: number): number {
-  const number =
-    typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
-  if (Number.isInteger(number) && number >= min && number <= max) return number;
-  throw fail(source, `${name} must be an integer from ${min} to ${max}, not ${quote(value)}`, exampleOf(name));
-}
-
-function boolean(source: Source, name: string, value: unknown): boolean {
-  if (value === true || value === 'true' || value === '1') return true;
-  if (value === false || value === 'false' || value === '0') return false;
-  throw fail(source, `${name} must be true or false, not ${quote(value)}`, exampleOf(name));
-}
-
-function exampleOf(name: string): string {
-  const examples: Record<string, string> = {
-    autoCreate: 'autoCreate=false',
-    envelope: 'envelope=false',
-    failoverTimeMs: 'failoverTimeMs=10000',
-    pollIntervalMs: 'pollIntervalMs=1000',
-    checkpointIntervalMs: 'checkpointIntervalMs=1000',
-    sendTimeoutMs: 'sendTimeoutMs=30000',
-  };
-  return `Example: ${examples[name] ?? name}`;
-}
-
 /** A parameter name, unless it is long enough to be a pasted secret. */
 function shown(name: string): string {
   return /^[\w.-]{1,40}$/.test(name) ? name : '(not shown)';
-}
-
-function quote(value: unknown): string {
-  if (typeof value === 'string') {
-    if (value.includes('@') || value.length > 100) return '(value not shown)';
-    return `"${value}"`;
-  }
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return value === null ? 'null' : `a ${Array.isArray(value) ? 'list' : typeof value}`;
-}
-
-function fail(source: Source, problem: string, hint: string): InvalidUrlError | InvalidConfigError {
-  const options: PolybusErrorOptions = {
-    broker: 'kinesis',
-    operation: source === 'url' ? 'parse URL' : 'configure',
-    hint: hint.endsWith('.') ? hint : `${hint}.`,
-  };
-  return source === 'url' ? new InvalidUrlError(problem, options) : new InvalidConfigError(problem, options);
 }

@@ -3,8 +3,19 @@
  * `@google-cloud/pubsub` import here, so that URL parsing (src/url.ts) can use it without loading
  * the client.
  */
-import { InvalidConfigError, InvalidUrlError, type PolybusErrorOptions } from '../../src/errors.js';
 import { Secret } from '../../src/secret.js';
+import {
+  boolean,
+  collectOptions,
+  exampleOf,
+  fail,
+  integer,
+  type OptionContext,
+  type OptionParams,
+  type OptionsSpec,
+  quote,
+  showName,
+} from '../shared/options.js';
 
 /** A service account key given inline (config object only): the two fields Pub/Sub needs. */
 export interface PubSubServiceAccountCredentials {
@@ -120,16 +131,43 @@ export const PUBSUB_URL_PARAMS: ReadonlySet<string> = new Set([
   'sendTimeoutMs',
 ]);
 
-/** Options only a config object can carry: credentials and the nested forms of the batching options. */
-const OBJECT_ONLY: ReadonlySet<string> = new Set(['keyFilename', 'credentials', 'batching', 'ackBatching']);
-
-/** Keys of the base PubSubConfig, ignored here when a whole config object is passed. */
-const BASE_CONFIG_KEYS: ReadonlySet<string> = new Set(['broker', 'projectId', 'emulatorHost']);
-
 /** Characters Pub/Sub allows in topic and subscription names. */
 const NAME_CHARACTERS = /^[A-Za-z0-9\-_.~+%]*$/;
 
-type Source = 'url' | 'config';
+/** Longest option name quoted in errors (a longer one may be a pasted secret). */
+const MAX_SHOWN_NAME = 41;
+
+const PUBSUB_SPEC: OptionsSpec = {
+  broker: 'pubsub',
+  title: 'Pub/Sub',
+  objectHint: "Pass { broker: 'pubsub', projectId, autoCreate, … } or a pubsub:// URL.",
+  urlParams: PUBSUB_URL_PARAMS,
+  baseUrlParams: PUBSUB_BASE_URL_PARAMS,
+  // Credentials, and the nested forms of the batching options.
+  objectOnly: new Set(['keyFilename', 'credentials', 'batching', 'ackBatching']),
+  baseConfigKeys: new Set(['broker', 'projectId', 'emulatorHost']),
+  examples: {
+    autoCreate: 'autoCreate=false',
+    ackDeadlineSeconds: 'ackDeadlineSeconds=60',
+    subscriptionPrefix: 'subscriptionPrefix=billing- (subscriptions are then billing-<topic>.<group>)',
+    maxMessageBytes: 'maxMessageBytes=1000000',
+    sendTimeoutMs: 'sendTimeoutMs=30000',
+    batchMaxMessages: 'batchMaxMessages=100 (or batching: { maxMessages: 100 })',
+    batchMaxMilliseconds: 'batchMaxMilliseconds=10 (or batching: { maxMilliseconds: 10 })',
+    ackBatchMaxMessages: 'ackBatchMaxMessages=2500 (or ackBatching: { maxMessages: 2500 })',
+    ackBatchMaxMilliseconds: 'ackBatchMaxMilliseconds=10 (or ackBatching: { maxMilliseconds: 10 })',
+    batching: 'batching: { maxMessages: 100, maxMilliseconds: 10 }',
+    ackBatching: 'ackBatching: { maxMessages: 2500, maxMilliseconds: 10 }',
+  },
+  // Pub/Sub's wording from before the shared module.
+  quoteRule: { maxLength: 60, longer: 'hide' },
+  showName: (name) => showName(name, MAX_SHOWN_NAME),
+  objectOnlyHint: (name) =>
+    `${name} cannot go in a URL (credentials never do); pass it in the config object: connect({ broker: 'pubsub', projectId, ${name} })`,
+};
+
+/** Credentials and the nested batching options come from a config object only. */
+const OBJECT_CONTEXT: OptionContext = { spec: PUBSUB_SPEC, source: 'config' };
 
 /**
  * Reads and checks the Pub/Sub options from a URL's query (strings: a `ReadonlyMap` or
@@ -140,71 +178,39 @@ type Source = 'url' | 'config';
  * @throws {InvalidUrlError} for a URL query, {@link InvalidConfigError} for an object: naming the
  *   option and what it must be.
  */
-export function parsePubSubOptions(
-  params: ReadonlyMap<string, string> | URLSearchParams | Readonly<Record<string, unknown>>,
-): Partial<PubSubOptions> {
-  const source: Source = params instanceof Map || params instanceof URLSearchParams ? 'url' : 'config';
-  const entries = new Map<string, unknown>();
-  if (params instanceof URLSearchParams) {
-    for (const name of new Set(params.keys())) {
-      const values = params.getAll(name);
-      if (values.length > 1) throw fail(source, `${name} is given ${values.length} times`, 'Give each option once.');
-      addUrlParam(entries, name, values[0]);
-    }
-  } else if (params instanceof Map) {
-    for (const [name, value] of params as ReadonlyMap<string, unknown>) addUrlParam(entries, name, value);
-  } else {
-    if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-      throw fail(
-        source,
-        'the Pub/Sub options must be an object',
-        "Pass { broker: 'pubsub', projectId, autoCreate, … } or a pubsub:// URL.",
-      );
-    }
-    for (const [name, value] of Object.entries(params)) {
-      if (BASE_CONFIG_KEYS.has(name) || value === undefined) continue;
-      if (!PUBSUB_URL_PARAMS.has(name) && !OBJECT_ONLY.has(name)) {
-        throw fail(
-          source,
-          `unknown option ${showName(name)}`,
-          `Known options: ${[...PUBSUB_URL_PARAMS, ...OBJECT_ONLY].join(', ')} (plus projectId, emulatorHost)`,
-        );
-      }
-      entries.set(name, value);
-    }
-  }
-
+export function parsePubSubOptions(params: OptionParams): Partial<PubSubOptions> {
+  const context = collectOptions(PUBSUB_SPEC, params);
   const options: Partial<PubSubOptions> = {};
   let batching: Partial<PubSubBatching> | undefined;
   let ackBatching: Partial<PubSubAckBatching> | undefined;
-  for (const [name, value] of entries) {
+  for (const [name, value] of context.entries) {
     switch (name) {
       case 'autoCreate':
-        options.autoCreate = boolean(source, name, value);
+        options.autoCreate = boolean(context, name, value);
         break;
       case 'ackDeadlineSeconds':
-        options.ackDeadlineSeconds = integer(source, name, value, 10, 600);
+        options.ackDeadlineSeconds = integer(context, name, value, 10, 600);
         break;
       case 'subscriptionPrefix':
-        options.subscriptionPrefix = subscriptionPrefix(source, value);
+        options.subscriptionPrefix = subscriptionPrefix(context, value);
         break;
       case 'maxMessageBytes':
-        options.maxMessageBytes = integer(source, name, value, 1_024, PUBSUB_MAX_MESSAGE_BYTES);
+        options.maxMessageBytes = integer(context, name, value, 1_024, PUBSUB_MAX_MESSAGE_BYTES);
         break;
       case 'sendTimeoutMs':
-        options.sendTimeoutMs = integer(source, name, value, 1_000, 600_000);
+        options.sendTimeoutMs = integer(context, name, value, 1_000, 600_000);
         break;
       case 'batchMaxMessages':
-        batching = { ...batching, maxMessages: integer(source, name, value, 1, 1_000) };
+        batching = { ...batching, maxMessages: integer(context, name, value, 1, 1_000) };
         break;
       case 'batchMaxMilliseconds':
-        batching = { ...batching, maxMilliseconds: integer(source, name, value, 0, 10_000) };
+        batching = { ...batching, maxMilliseconds: integer(context, name, value, 0, 10_000) };
         break;
       case 'ackBatchMaxMessages':
-        ackBatching = { ...ackBatching, maxMessages: integer(source, name, value, 1, 2_500) };
+        ackBatching = { ...ackBatching, maxMessages: integer(context, name, value, 1, 2_500) };
         break;
       case 'ackBatchMaxMilliseconds':
-        ackBatching = { ...ackBatching, maxMilliseconds: integer(source, name, value, 0, 1_000) };
+        ackBatching = { ...ackBatching, maxMilliseconds: integer(context, name, value, 0, 1_000) };
         break;
       case 'batching':
         batching = { ...nested(value, 'batching', 'batchMaxMessages', 'batchMaxMilliseconds'), ...batching };
@@ -217,7 +223,7 @@ export function parsePubSubOptions(
         break;
       case 'keyFilename':
         if (typeof value !== 'string' || value.trim() === '') {
-          throw fail(source, 'keyFilename must be a non-empty path', 'Example: keyFilename: "/secrets/sa.json".');
+          throw fail(context, 'keyFilename must be a non-empty path', 'Example: keyFilename: "/secrets/sa.json".');
         }
         options.keyFilename = value;
         break;
@@ -230,7 +236,7 @@ export function parsePubSubOptions(
   if (ackBatching !== undefined) options.ackBatching = { ...PUBSUB_DEFAULTS.ackBatching, ...ackBatching };
   if (options.keyFilename !== undefined && options.credentials !== undefined) {
     throw fail(
-      source,
+      context,
       'keyFilename and credentials are both given',
       'Give one of them, or neither to use Application Default Credentials',
     );
@@ -245,17 +251,6 @@ export function resolvePubSubOptions(
   return { ...PUBSUB_DEFAULTS, ...parsePubSubOptions(input) };
 }
 
-function addUrlParam(entries: Map<string, unknown>, name: string, value: unknown): void {
-  if (PUBSUB_BASE_URL_PARAMS.has(name)) return;
-  if (!PUBSUB_URL_PARAMS.has(name)) {
-    const hint = OBJECT_ONLY.has(name)
-      ? `${name} cannot go in a URL (credentials never do); pass it in the config object: connect({ broker: 'pubsub', projectId, ${name} })`
-      : `Known parameters: ${[...PUBSUB_BASE_URL_PARAMS, ...PUBSUB_URL_PARAMS].join(', ')}`;
-    throw fail('url', `unknown query parameter ${showName(name)}`, hint);
-  }
-  entries.set(name, value);
-}
-
 /** The nested `batching` / `ackBatching` object, checked field by field. */
 function nested(
   value: unknown,
@@ -264,7 +259,11 @@ function nested(
   millisecondsParam: string,
 ): Partial<PubSubBatching> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw fail('config', `${name} must be an object { maxMessages, maxMilliseconds }`, exampleOf(name));
+    throw fail(
+      OBJECT_CONTEXT,
+      `${name} must be an object { maxMessages, maxMilliseconds }`,
+      exampleOf(OBJECT_CONTEXT, name),
+    );
   }
   const fields = value as Record<string, unknown>;
   const result: Partial<PubSubBatching> = {};
@@ -272,12 +271,32 @@ function nested(
     if (fieldValue === undefined) continue;
     const ack = name === 'ackBatching';
     if (field === 'maxMessages') {
-      result.maxMessages = integer('config', `${name}.maxMessages`, fieldValue, 1, ack ? 2_500 : 1_000, messagesParam);
+      result.maxMessages = integer(
+        OBJECT_CONTEXT,
+        `${name}.maxMessages`,
+        fieldValue,
+        1,
+        ack ? 2_500 : 1_000,
+        [],
+        messagesParam,
+      );
     } else if (field === 'maxMilliseconds') {
       const max = ack ? 1_000 : 10_000;
-      result.maxMilliseconds = integer('config', `${name}.maxMilliseconds`, fieldValue, 0, max, millisecondsParam);
+      result.maxMilliseconds = integer(
+        OBJECT_CONTEXT,
+        `${name}.maxMilliseconds`,
+        fieldValue,
+        0,
+        max,
+        [],
+        millisecondsParam,
+      );
     } else {
-      throw fail('config', `unknown option ${showName(`${name}.${field}`)}`, exampleOf(name));
+      throw fail(
+        OBJECT_CONTEXT,
+        `unknown option ${showName(`${name}.${field}`, MAX_SHOWN_NAME)}`,
+        exampleOf(OBJECT_CONTEXT, name),
+      );
     }
   }
   return result;
@@ -287,102 +306,53 @@ function credentials(value: unknown): ResolvedPubSubCredentials {
   const hint =
     'Pass { client_email, private_key } from a service account key (or keyFilename), or leave both out to use Application Default Credentials';
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw fail('config', 'credentials must be an object { client_email, private_key }', hint);
+    throw fail(OBJECT_CONTEXT, 'credentials must be an object { client_email, private_key }', hint);
   }
   const fields = value as Record<string, unknown>;
   for (const field of Object.keys(fields)) {
     if (field !== 'client_email' && field !== 'private_key') {
       // Not quoted: a pasted key file may hold more secrets than the two fields.
-      throw fail('config', 'credentials may hold only client_email and private_key', hint);
+      throw fail(OBJECT_CONTEXT, 'credentials may hold only client_email and private_key', hint);
     }
   }
   const email = fields.client_email;
   if (typeof email !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(email)) {
-    throw fail('config', 'credentials.client_email must be a service account e-mail', hint);
+    throw fail(OBJECT_CONTEXT, 'credentials.client_email must be a service account e-mail', hint);
   }
   const key = fields.private_key;
   if (key instanceof Secret) {
     if (!key.reveal().includes('PRIVATE KEY')) {
-      throw fail('config', 'credentials.private_key must be a PEM private key (value not shown)', hint);
+      throw fail(OBJECT_CONTEXT, 'credentials.private_key must be a PEM private key (value not shown)', hint);
     }
     return { client_email: email, private_key: key };
   }
   if (typeof key !== 'string' || !key.includes('PRIVATE KEY')) {
-    throw fail('config', 'credentials.private_key must be a PEM private key (value not shown)', hint);
+    throw fail(OBJECT_CONTEXT, 'credentials.private_key must be a PEM private key (value not shown)', hint);
   }
   return { client_email: email, private_key: new Secret(key) };
 }
 
-function subscriptionPrefix(source: Source, value: unknown): string {
+function subscriptionPrefix(context: OptionContext, value: unknown): string {
   if (typeof value !== 'string') {
-    throw fail(source, `subscriptionPrefix must be a string, not ${quote(value)}`, exampleOf('subscriptionPrefix'));
+    throw fail(
+      context,
+      `subscriptionPrefix must be a string, not ${quote(context, value)}`,
+      exampleOf(context, 'subscriptionPrefix'),
+    );
   }
   if (value.length > 200 || !NAME_CHARACTERS.test(value)) {
     throw fail(
-      source,
-      `subscriptionPrefix ${quote(value)} may hold at most 200 of the characters Pub/Sub allows in names (letters, digits, "-", "_", ".", "~", "+", "%")`,
-      exampleOf('subscriptionPrefix'),
+      context,
+      `subscriptionPrefix ${quote(context, value)} may hold at most 200 of the characters Pub/Sub allows in names (letters, digits, "-", "_", ".", "~", "+", "%")`,
+      exampleOf(context, 'subscriptionPrefix'),
     );
   }
   if (value !== '' && (!/^[A-Za-z]/.test(value) || value.startsWith('goog'))) {
     throw fail(
-      source,
-      `subscriptionPrefix ${quote(value)} must start with a letter and not with "goog" (subscription names start with it)`,
-      exampleOf('subscriptionPrefix'),
+      context,
+      `subscriptionPrefix ${quote(context, value)} must start with a letter and not with "goog" (subscription names start with it)`,
+      exampleOf(context, 'subscriptionPrefix'),
     );
   }
   return value;
-}
-
-function integer(source: Source, name: string, value: unknown, min: number, max: number, urlName = name): number {
-  const number =
-    typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : NaN;
-  if (Number.isInteger(number) && number >= min && number <= max) return number;
-  throw fail(source, `${name} must be an integer from ${min} to ${max}, not ${quote(value)}`, exampleOf(urlName));
-}
-
-function boolean(source: Source, name: string, value: unknown): boolean {
-  if (value === true || value === 'true' || value === '1') return true;
-  if (value === false || value === 'false' || value === '0') return false;
-  throw fail(source, `${name} must be true or false, not ${quote(value)}`, exampleOf(name));
-}
-
-function exampleOf(name: string): string {
-  const examples: Record<string, string> = {
-    autoCreate: 'autoCreate=false',
-    ackDeadlineSeconds: 'ackDeadlineSeconds=60',
-    subscriptionPrefix: 'subscriptionPrefix=billing- (subscriptions are then billing-<topic>.<group>)',
-    maxMessageBytes: 'maxMessageBytes=1000000',
-    sendTimeoutMs: 'sendTimeoutMs=30000',
-    batchMaxMessages: 'batchMaxMessages=100 (or batching: { maxMessages: 100 })',
-    batchMaxMilliseconds: 'batchMaxMilliseconds=10 (or batching: { maxMilliseconds: 10 })',
-    ackBatchMaxMessages: 'ackBatchMaxMessages=2500 (or ackBatching: { maxMessages: 2500 })',
-    ackBatchMaxMilliseconds: 'ackBatchMaxMilliseconds=10 (or ackBatching: { maxMilliseconds: 10 })',
-    batching: 'batching: { maxMessages: 100, maxMilliseconds: 10 }',
-    ackBatching: 'ackBatching: { maxMessages: 2500, maxMilliseconds: 10 }',
-  };
-  return `Example: ${examples[name] ?? name}.`;
-}
-
-/** A name short and plain enough to quote (a longer one may be a pasted secret). */
-function showName(name: string): string {
-  return /^[A-Za-z][\w.-]{0,40}$/.test(name) ? `"${name}"` : '(name not shown)';
-}
-
-function quote(value: unknown): string {
-  if (typeof value === 'string') {
-    if (value.includes('@') || value.length > 60) return '(value not shown)';
-    return `"${value}"`;
-  }
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return value === null ? 'null' : `a ${Array.isArray(value) ? 'list' : typeof value}`;
-}
-
-function fail(source: Source, problem: string, hint: string): InvalidUrlError | InvalidConfigError {
-  const options: PolybusErrorOptions = {
-    broker: 'pubsub',
-    operation: source === 'url' ? 'parse URL' : 'configure',
-    hint: hint.endsWith('.') ? hint : `${hint}.`,
-  };
-  return source === 'url' ? new InvalidUrlError(problem, options) : new InvalidConfigError(problem, options);
 }

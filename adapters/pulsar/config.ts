@@ -6,7 +6,17 @@
  * The base of a Pulsar config (transport, serviceUrl, tls on/off, tenant, namespace, token) is
  * parsed by src/url.ts into `PulsarConfig`; these are the options besides it.
  */
-import { InvalidConfigError, InvalidUrlError, type PolybusErrorOptions } from '../../src/errors.js';
+import {
+  boolean,
+  collectOptions,
+  fail,
+  integer,
+  type OptionContext,
+  type OptionParams,
+  type OptionsSpec,
+  oneOf,
+  quote,
+} from '../shared/options.js';
 import { parseTlsOptions, type TlsOptions, type TlsOptionsInput } from '../shared/tls.js';
 
 /** Pulsar subscription types a group can use. */
@@ -118,28 +128,22 @@ export const PULSAR_URL_PARAMS: ReadonlySet<string> = new Set([
   'adminUrl',
 ]);
 
-/** Options only a config object can carry (objects). */
-const OBJECT_ONLY: ReadonlySet<string> = new Set(['tlsOptions']);
-
-/** Keys of the base PulsarConfig, skipped here when a whole config object is passed. */
-const BASE_CONFIG_KEYS: ReadonlySet<string> = new Set([
-  'broker',
-  'transport',
-  'serviceUrl',
-  'tls',
-  'tenant',
-  'namespace',
-  'token',
-]);
-
 const SUBSCRIPTION_TYPES: readonly PulsarSubscriptionType[] = ['Key_Shared', 'Shared', 'Failover', 'Exclusive'];
 const COMPRESSIONS: readonly PulsarCompression[] = ['none', 'lz4', 'zlib', 'zstd', 'snappy'];
 
-type Source = 'url' | 'config';
+const PULSAR_SPEC: OptionsSpec = {
+  broker: 'pulsar',
+  title: 'Pulsar',
+  objectHint: "Pass { subscriptionType: 'Key_Shared', … }",
+  urlParams: PULSAR_URL_PARAMS,
+  baseUrlParams: PULSAR_BASE_URL_PARAMS,
+  objectOnly: new Set(['tlsOptions']),
+  baseConfigKeys: new Set(['broker', 'transport', 'serviceUrl', 'tls', 'tenant', 'namespace', 'token']),
+};
 
 /**
- * Reads and checks the Pulsar options from a URL's query (the map src/url.ts's `parseQuery`
- * gives, values as strings) or a config object (typed values; numeric and boolean strings
+ * Reads and checks the Pulsar options from a URL's query (URLSearchParams, or the map src/url.ts's
+ * `parseQuery` gives, values as strings) or a config object (typed values; numeric and boolean strings
  * accepted too). Returns only the options given, validated. In a config object the base fields
  * (broker, transport, serviceUrl, tls, tenant, namespace, token) are skipped, so a whole
  * `PulsarConfig` may be passed; in a URL query the base parameters (tenant, namespace, token).
@@ -147,74 +151,43 @@ type Source = 'url' | 'config';
  * @throws {InvalidUrlError} for a URL query, {@link InvalidConfigError} for an object: naming the
  *   option and what it must be, never quoting a credential.
  */
-export function parsePulsarOptions(
-  params: ReadonlyMap<string, string> | Readonly<Record<string, unknown>>,
-): Partial<PulsarOptions> {
-  const source: Source = params instanceof Map ? 'url' : 'config';
-  const entries = new Map<string, unknown>();
-  if (params instanceof Map) {
-    for (const [name, value] of params as ReadonlyMap<string, string>) {
-      if (PULSAR_BASE_URL_PARAMS.has(name)) continue;
-      if (!PULSAR_URL_PARAMS.has(name)) {
-        const hint = OBJECT_ONLY.has(name)
-          ? `${name} cannot go in a URL; pass it in the config object: connect({ ...parseBrokerUrl(url), ${name} })`
-          : `Known parameters: ${[...PULSAR_BASE_URL_PARAMS, ...PULSAR_URL_PARAMS].join(', ')}`;
-        throw fail(source, `unknown query parameter ${showName(name)}`, hint);
-      }
-      entries.set(name, value);
-    }
-  } else {
-    if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-      throw fail(source, 'the Pulsar options must be an object', "Pass { subscriptionType: 'Key_Shared', … }");
-    }
-    for (const [name, value] of Object.entries(params)) {
-      if (BASE_CONFIG_KEYS.has(name) || value === undefined) continue;
-      if (!PULSAR_URL_PARAMS.has(name) && !OBJECT_ONLY.has(name)) {
-        throw fail(
-          source,
-          `unknown option ${showName(name)}`,
-          `Known options: ${[...PULSAR_URL_PARAMS, ...OBJECT_ONLY].join(', ')} (plus transport, serviceUrl, tls, tenant, namespace, token)`,
-        );
-      }
-      entries.set(name, value);
-    }
-  }
-
+export function parsePulsarOptions(params: OptionParams): Partial<PulsarOptions> {
+  const context = collectOptions(PULSAR_SPEC, params);
   const options: Partial<PulsarOptions> = {};
-  for (const [name, value] of entries) {
+  for (const [name, value] of context.entries) {
     switch (name) {
       case 'subscriptionType':
-        options.subscriptionType = oneOf(source, name, value, SUBSCRIPTION_TYPES);
+        options.subscriptionType = oneOf(context, name, value, SUBSCRIPTION_TYPES);
         break;
       case 'compression':
-        options.compression = oneOf(source, name, value, COMPRESSIONS);
+        options.compression = oneOf(context, name, value, COMPRESSIONS);
         break;
       case 'partitions':
-        options.partitions = integer(source, name, value, 0, 10_000);
+        options.partitions = integer(context, name, value, 0, 10_000);
         break;
       case 'autoCreate':
-        options.autoCreate = boolean(source, name, value);
+        options.autoCreate = boolean(context, name, value);
         break;
       case 'batching':
-        options.batching = boolean(source, name, value);
+        options.batching = boolean(context, name, value);
         break;
       case 'batchingMaxDelayMs':
-        options.batchingMaxDelayMs = integer(source, name, value, 0, 10_000);
+        options.batchingMaxDelayMs = integer(context, name, value, 0, 10_000);
         break;
       case 'sendTimeoutMs':
-        options.sendTimeoutMs = integer(source, name, value, 100, 3_600_000);
+        options.sendTimeoutMs = integer(context, name, value, 100, 3_600_000);
         break;
       case 'operationTimeoutMs':
-        options.operationTimeoutMs = integer(source, name, value, 100, 600_000);
+        options.operationTimeoutMs = integer(context, name, value, 100, 600_000);
         break;
       case 'connectTimeoutMs':
-        options.connectTimeoutMs = integer(source, name, value, 100, 600_000);
+        options.connectTimeoutMs = integer(context, name, value, 100, 600_000);
         break;
       case 'maxMessageBytes':
-        options.maxMessageBytes = integer(source, name, value, 1024, 1024 * 1024 * 1024);
+        options.maxMessageBytes = integer(context, name, value, 1024, 1024 * 1024 * 1024);
         break;
       case 'adminUrl':
-        options.adminUrl = adminUrl(source, value);
+        options.adminUrl = adminUrl(context, value);
         break;
       case 'tlsOptions':
         options.tlsOptions = parseTlsOptions('pulsar', 'tlsOptions', value);
@@ -233,7 +206,7 @@ export function resolvePulsarOptions(input: Readonly<Record<string, unknown>> = 
   const options: PulsarOptions = { ...PULSAR_DEFAULTS, ...parsePulsarOptions(input) };
   if (options.tlsOptions !== undefined && input.tls === false) {
     throw fail(
-      'config',
+      { spec: PULSAR_SPEC, source: 'config' },
       'tlsOptions are given but TLS is off',
       'Use a pulsar+ssl:// or pulsar+wss:// URL (or tls: true in the config object) to connect with TLS',
     );
@@ -247,63 +220,15 @@ export function maxMessageBytesOf(options: Pick<PulsarOptions, 'maxMessageBytes'
   return transport === 'websocket' ? PULSAR_WS_MAX_MESSAGE_BYTES : PULSAR_BINARY_MAX_MESSAGE_BYTES;
 }
 
-function oneOf<T extends string>(source: Source, name: string, value: unknown, values: readonly T[]): T {
-  if (typeof value === 'string' && (values as readonly string[]).includes(value)) return value as T;
-  throw fail(
-    source,
-    `${name} must be one of ${values.join(', ')}, not ${quote(value)}`,
-    `Example: ${name}=${values[0]}`,
-  );
-}
-
-function integer(source: Source, name: string, value: unknown, min: number, max: number): number {
-  const number =
-    typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (Number.isInteger(number) && number >= min && number <= max) return number;
-  throw fail(
-    source,
-    `${name} must be an integer from ${min} to ${max}, not ${quote(value)}`,
-    `Example: ${name}=${min}`,
-  );
-}
-
-function boolean(source: Source, name: string, value: unknown): boolean {
-  if (value === true || value === 'true' || value === '1') return true;
-  if (value === false || value === 'false' || value === '0') return false;
-  throw fail(source, `${name} must be true or false, not ${quote(value)}`, `Example: ${name}=false`);
-}
-
-function adminUrl(source: Source, value: unknown): string {
+function adminUrl(context: OptionContext, value: unknown): string {
   const text = typeof value === 'string' ? value : '';
   const match = /^(https?):\/\/([\w.-]+|\[[\da-f:.]+\])(?::(\d{1,5}))?\/?$/i.exec(text);
   if (!match || (match[3] !== undefined && Number(match[3]) > 65535)) {
     throw fail(
-      source,
-      `adminUrl must be http(s)://host[:port] without credentials or path, not ${quote(value)}`,
+      context,
+      `adminUrl must be http(s)://host[:port] without credentials or path, not ${quote(context, value)}`,
       'Example: adminUrl=http://pulsar:8080',
     );
   }
   return text.replace(/\/$/, '');
-}
-
-function showName(name: string): string {
-  return /^[a-z][\w.-]{0,31}$/i.test(name) ? `"${name}"` : '(name not shown)';
-}
-
-function quote(value: unknown): string {
-  if (typeof value === 'string') {
-    if (value.includes('@')) return '(value not shown)';
-    return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  }
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return value === null ? 'null' : `a ${Array.isArray(value) ? 'list' : typeof value}`;
-}
-
-function fail(source: Source, problem: string, hint: string): InvalidUrlError | InvalidConfigError {
-  const options: PolybusErrorOptions = {
-    broker: 'pulsar',
-    operation: source === 'url' ? 'parse URL' : 'configure',
-    hint: hint.endsWith('.') ? hint : `${hint}.`,
-  };
-  return source === 'url' ? new InvalidUrlError(problem, options) : new InvalidConfigError(problem, options);
 }

@@ -5,7 +5,15 @@
  * The base of a RabbitMQ config (host, port, vhost, credentials, heartbeat, exchange, tls on/off)
  * is parsed by src/url.ts into `RabbitMqConfig`; these are the options besides it.
  */
-import { InvalidConfigError, InvalidUrlError, type PolybusErrorOptions } from '../../src/errors.js';
+import {
+  boolean,
+  collectOptions,
+  fail,
+  integer,
+  type OptionParams,
+  type OptionsSpec,
+  oneOf,
+} from '../shared/options.js';
 import { parseTlsOptions, type TlsOptions, type TlsOptionsInput } from '../shared/tls.js';
 
 /** RabbitMQ queue types polybus declares. */
@@ -92,23 +100,36 @@ export const RABBITMQ_URL_PARAMS: ReadonlySet<string> = new Set([
   'connectTimeoutMs',
 ]);
 
-/** Options only a config object can carry (objects). */
-const OBJECT_ONLY: ReadonlySet<string> = new Set(['tlsOptions']);
+const QUEUE_TYPES: readonly RabbitMqQueueType[] = ['quorum', 'classic'];
 
-/** Keys of the base RabbitMqConfig, ignored here when a whole config object is passed. */
-const BASE_CONFIG_KEYS: ReadonlySet<string> = new Set([
-  'broker',
-  'tls',
-  'host',
-  'port',
-  'vhost',
-  'username',
-  'password',
-  'heartbeatSeconds',
-  'exchange',
-]);
-
-type Source = 'url' | 'config';
+const RABBITMQ_SPEC: OptionsSpec = {
+  broker: 'rabbitmq',
+  title: 'RabbitMQ',
+  objectHint: "Pass { queueType: 'quorum', … } or an amqp:// URL.",
+  urlParams: RABBITMQ_URL_PARAMS,
+  baseUrlParams: RABBITMQ_BASE_URL_PARAMS,
+  objectOnly: new Set(['tlsOptions']),
+  baseConfigKeys: new Set([
+    'broker',
+    'host',
+    'port',
+    'vhost',
+    'username',
+    'password',
+    'heartbeatSeconds',
+    'exchange',
+    'tls',
+  ]),
+  examples: {
+    queueType: 'queueType=classic',
+    deliveryLimit: 'deliveryLimit=100000',
+    singleActiveConsumer: 'singleActiveConsumer=true',
+    autoDeclare: 'autoDeclare=false',
+    confirmTimeoutMs: 'confirmTimeoutMs=30000',
+    connectTimeoutMs: 'connectTimeoutMs=10000',
+    maxMessageBytes: `maxMessageBytes=${RABBITMQ_DEFAULTS.maxMessageBytes}`,
+  },
+};
 
 /**
  * Reads and checks the RabbitMQ options from a URL's query (strings) or a config object (typed
@@ -119,73 +140,31 @@ type Source = 'url' | 'config';
  * @throws {InvalidUrlError} for a URL query, {@link InvalidConfigError} for an object: naming the
  *   option and what it must be, never quoting a credential.
  */
-export function parseRabbitMqOptions(
-  params: URLSearchParams | Readonly<Record<string, unknown>>,
-): Partial<RabbitMqOptions> {
-  const source: Source = params instanceof URLSearchParams ? 'url' : 'config';
-  const entries = new Map<string, unknown>();
-  if (params instanceof URLSearchParams) {
-    for (const name of new Set(params.keys())) {
-      if (RABBITMQ_BASE_URL_PARAMS.has(name)) continue;
-      if (!RABBITMQ_URL_PARAMS.has(name)) {
-        const shown = /^[a-z][\w.-]{0,31}$/i.test(name) ? `"${name}"` : '(name not shown)';
-        const hint = OBJECT_ONLY.has(name)
-          ? `${name} cannot go in a URL; pass it in the config object: connect({ ...parseBrokerUrl(url), ${name} })`
-          : `Known parameters: ${[...RABBITMQ_BASE_URL_PARAMS, ...RABBITMQ_URL_PARAMS].join(', ')}`;
-        throw fail(source, `unknown query parameter ${shown}`, hint);
-      }
-      const values = params.getAll(name);
-      if (values.length > 1) throw fail(source, `${name} is given ${values.length} times`, 'Give each option once.');
-      entries.set(name, values[0]);
-    }
-  } else {
-    if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-      throw fail(
-        source,
-        'the RabbitMQ options must be an object',
-        "Pass { queueType: 'quorum', … } or an amqp:// URL.",
-      );
-    }
-    for (const [name, value] of Object.entries(params)) {
-      if (BASE_CONFIG_KEYS.has(name) || value === undefined) continue;
-      if (!RABBITMQ_URL_PARAMS.has(name) && !OBJECT_ONLY.has(name)) {
-        const shown = /^[a-z][\w.-]{0,31}$/i.test(name) ? `"${name}"` : '(name not shown)';
-        throw fail(
-          source,
-          `unknown option ${shown}`,
-          `Known options: ${[...RABBITMQ_URL_PARAMS, ...OBJECT_ONLY].join(', ')} (plus host, port, vhost, username, password, heartbeatSeconds, exchange, tls)`,
-        );
-      }
-      entries.set(name, value);
-    }
-  }
-
+export function parseRabbitMqOptions(params: OptionParams): Partial<RabbitMqOptions> {
+  const context = collectOptions(RABBITMQ_SPEC, params);
   const options: Partial<RabbitMqOptions> = {};
-  for (const [name, value] of entries) {
+  for (const [name, value] of context.entries) {
     switch (name) {
       case 'queueType':
-        if (value !== 'quorum' && value !== 'classic') {
-          throw fail(source, `queueType must be quorum or classic, not ${quote(value)}`, 'Example: queueType=classic.');
-        }
-        options.queueType = value;
+        options.queueType = oneOf(context, name, value, QUEUE_TYPES);
         break;
       case 'deliveryLimit':
-        options.deliveryLimit = integer(source, name, value, 1, 2_147_483_647);
+        options.deliveryLimit = integer(context, name, value, 1, 2_147_483_647);
         break;
       case 'singleActiveConsumer':
-        options.singleActiveConsumer = boolean(source, name, value);
+        options.singleActiveConsumer = boolean(context, name, value);
         break;
       case 'autoDeclare':
-        options.autoDeclare = boolean(source, name, value);
+        options.autoDeclare = boolean(context, name, value);
         break;
       case 'confirmTimeoutMs':
-        options.confirmTimeoutMs = integer(source, name, value, 100, 600_000);
+        options.confirmTimeoutMs = integer(context, name, value, 100, 600_000);
         break;
       case 'connectTimeoutMs':
-        options.connectTimeoutMs = integer(source, name, value, 100, 600_000);
+        options.connectTimeoutMs = integer(context, name, value, 100, 600_000);
         break;
       case 'maxMessageBytes':
-        options.maxMessageBytes = integer(source, name, value, 1024, RABBITMQ_MAX_MESSAGE_BYTES);
+        options.maxMessageBytes = integer(context, name, value, 1024, RABBITMQ_MAX_MESSAGE_BYTES);
         break;
       case 'tlsOptions':
         options.tlsOptions = parseTlsOptions('rabbitmq', 'tlsOptions', value);
@@ -194,7 +173,7 @@ export function parseRabbitMqOptions(
   }
   if (options.queueType === 'classic' && options.deliveryLimit !== undefined) {
     throw fail(
-      source,
+      context,
       'deliveryLimit applies to quorum queues only (classic queues have no delivery limit)',
       'Remove deliveryLimit, or use queueType=quorum.',
     );
@@ -211,53 +190,10 @@ export function resolveRabbitMqOptions(input: Readonly<Record<string, unknown>> 
   const options: RabbitMqOptions = { ...RABBITMQ_DEFAULTS, ...parseRabbitMqOptions(input) };
   if (options.tlsOptions !== undefined && input.tls === false) {
     throw fail(
-      'config',
+      { spec: RABBITMQ_SPEC, source: 'config' },
       'tlsOptions are given but TLS is off',
       'Use an amqps:// URL (or tls: true in the config object) to connect with TLS.',
     );
   }
   return options;
-}
-
-function integer(source: Source, name: string, value: unknown, min: number, max: number): number {
-  const number =
-    typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
-  if (Number.isInteger(number) && number >= min && number <= max) return number;
-  throw fail(source, `${name} must be an integer from ${min} to ${max}, not ${quote(value)}`, exampleOf(name));
-}
-
-function boolean(source: Source, name: string, value: unknown): boolean {
-  if (value === true || value === 'true' || value === '1') return true;
-  if (value === false || value === 'false' || value === '0') return false;
-  throw fail(source, `${name} must be true or false, not ${quote(value)}`, exampleOf(name));
-}
-
-function exampleOf(name: string): string {
-  const examples: Record<string, string> = {
-    deliveryLimit: 'deliveryLimit=100000',
-    singleActiveConsumer: 'singleActiveConsumer=true',
-    autoDeclare: 'autoDeclare=false',
-    confirmTimeoutMs: 'confirmTimeoutMs=30000',
-    connectTimeoutMs: 'connectTimeoutMs=10000',
-    maxMessageBytes: `maxMessageBytes=${RABBITMQ_DEFAULTS.maxMessageBytes}`,
-  };
-  return `Example: ${examples[name] ?? name}.`;
-}
-
-function quote(value: unknown): string {
-  if (typeof value === 'string') {
-    if (value.includes('@')) return '(value not shown)';
-    return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  }
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return value === null ? 'null' : `a ${Array.isArray(value) ? 'list' : typeof value}`;
-}
-
-function fail(source: Source, problem: string, hint: string): InvalidUrlError | InvalidConfigError {
-  const options: PolybusErrorOptions = {
-    broker: 'rabbitmq',
-    operation: source === 'url' ? 'parse URL' : 'configure',
-    hint: hint.endsWith('.') ? hint : `${hint}.`,
-  };
-  return source === 'url' ? new InvalidUrlError(problem, options) : new InvalidConfigError(problem, options);
 }
