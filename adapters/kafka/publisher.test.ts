@@ -273,4 +273,14 @@ describe('KafkaPublisher', () => {
     expect(receipts[0]?.sequence).toBeUndefined();
     expect(receipts[0]?.id).not.toBe(receipts[1]?.id);
   });
+
+  it('rejects retryably at sendTimeoutMs when the topic lookup never answers (Kafka down on first use)', async () => {
+    const { publisher } = setup({ partitions: () => new Promise<never>(() => {}), sendTimeoutMs: 100 });
+    const started = Date.now();
+    const error = await publisher.publish('t', [record('v', 'k')]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BrokerError);
+    expect((error as BrokerError).retryable).toBe(true);
+    expect((error as Error).message).toContain('did not look up the topic within 100 ms');
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
 });

@@ -13,7 +13,7 @@ import type { Message, PartitionMetadata, Producer, ProducerBatch, RecordMetadat
 import type { TransportRecord } from '../../src/adapter.js';
 import { BrokerError, ClosedError, MessageTooLargeError } from '../../src/errors.js';
 import type { Receipt } from '../../src/message.js';
-import { backoffDelay } from '../shared/backoff.js';
+import { backoffDelay, withDeadline } from '../shared/backoff.js';
 import { kafkaErrorType, toBrokerError } from './errors.js';
 
 /** kafkajs's partitioner function (what `Partitioners.DefaultPartitioner()` returns). */
@@ -105,7 +105,11 @@ export class KafkaPublisher {
   async #publish(topic: string, records: readonly TransportRecord[]): Promise<Receipt[]> {
     const deadline = Date.now() + this.#deps.sendTimeoutMs;
     const sizes = this.#sizes(records);
-    const partitions = await this.#deps.partitions(topic, 'send');
+    // The topic lookup (and creation) counts against the send's deadline: with Kafka down,
+    // kafkajs's admin client retries for about a minute.
+    const partitions = await withDeadline(this.#deps.partitions(topic, 'send'), deadline, () =>
+      this.#timeoutError('look up the topic'),
+    );
     const partitioner = this.#deps.partitioner;
     return new Promise<Receipt[]>((resolve, reject) => {
       const call: Call = {
@@ -272,16 +276,7 @@ export class KafkaPublisher {
           // kafkajs may still be retrying: drop that producer (a new one gets a new producer id,
           // so its sequence numbers cannot clash) and tell the callers to retry.
           this.#abandonProducer();
-          this.#fail(
-            batch,
-            new BrokerError(
-              'kafka',
-              'send',
-              new Error(`Kafka did not acknowledge the send within ${this.#deps.sendTimeoutMs} ms`),
-              'The brokers are unreachable or overloaded; polybus keeps reconnecting. Retrying is safe (at-least-once: the message may still be stored); raise sendTimeoutMs to wait longer.',
-              true,
-            ),
-          );
+          this.#fail(batch, this.#timeoutError('acknowledge the send'));
           return;
         }
         this.#succeed(batch, outcome);
@@ -290,6 +285,16 @@ export class KafkaPublisher {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  #timeoutError(what: string): BrokerError {
+    return new BrokerError(
+      'kafka',
+      'send',
+      new Error(`Kafka did not ${what} within ${this.#deps.sendTimeoutMs} ms`),
+      'The brokers are unreachable or overloaded; polybus keeps reconnecting. Retrying is safe (at-least-once: the message may still be stored); raise sendTimeoutMs to wait longer.',
+      true,
+    );
   }
 
   async #request(batch: Part[], timeoutMs: number): Promise<RecordMetadata[]> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, retrying } from './backoff.js';
+import { backoffDelay, retrying, withDeadline } from './backoff.js';
 
 describe('backoffDelay', () => {
   it('grows exponentially and stops at the cap', () => {
@@ -75,5 +75,26 @@ describe('retrying', () => {
     ).rejects.toThrow('busy');
     expect(Date.now() - started).toBeLessThan(1000);
     expect(calls).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('withDeadline', () => {
+  it('settles like the operation when it is in time', async () => {
+    await expect(withDeadline(Promise.resolve(7), Date.now() + 1_000, () => new Error('late'))).resolves.toBe(7);
+    await expect(
+      withDeadline(Promise.reject(new Error('no')), Date.now() + 1_000, () => new Error('late')),
+    ).rejects.toThrow('no');
+  });
+
+  it('rejects at the deadline and absorbs the late rejection of the operation', async () => {
+    let fail: (error: Error) => void = () => {};
+    const slow = new Promise<number>((_, reject) => {
+      fail = reject;
+    });
+    const started = Date.now();
+    await expect(withDeadline(slow, Date.now() + 50, () => new Error('late'))).rejects.toThrow('late');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    fail(new Error('too late')); // would be an unhandled rejection without the absorbing catch
+    await new Promise((resolve) => setTimeout(resolve, 10));
   });
 });

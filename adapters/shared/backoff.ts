@@ -51,3 +51,17 @@ export async function retrying<T>(operation: (attempt: number) => Promise<T>, op
     }
   }
 }
+
+/**
+ * Settles like `operation`, or rejects with `onTimeout()` once `deadline` (a Date.now() value)
+ * has passed, whichever comes first. The operation goes on in the background; its late
+ * rejection is absorbed, never unhandled.
+ */
+export function withDeadline<T>(operation: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadline - Date.now()));
+  });
+  operation.catch(() => {});
+  return Promise.race([operation, expired]).finally(() => clearTimeout(timer));
+}
