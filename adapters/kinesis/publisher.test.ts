@@ -45,10 +45,13 @@ function fakeKinesis(answer?: Answer) {
   return { api, calls, log, maxInFlight: () => maxInFlight };
 }
 
-function publisher(api: KinesisApi, options: { envelope?: boolean; sendTimeoutMs?: number } = {}) {
+function publisher(
+  api: KinesisApi,
+  options: { envelope?: boolean; sendTimeoutMs?: number; ensureStream?: () => Promise<unknown> } = {},
+) {
   return new KinesisPublisher({
     kinesis: api,
-    ensureStream: async () => undefined,
+    ensureStream: options.ensureStream ?? (async () => undefined),
     forgetStream: () => undefined,
     envelope: options.envelope ?? true,
     sendTimeoutMs: options.sendTimeoutMs ?? 5_000,
@@ -209,5 +212,17 @@ describe('KinesisPublisher', () => {
     });
     await expect(publisher(kinesis.api).publish('s', [record('k', 'x')])).rejects.toMatchObject({ retryable: false });
     expect(kinesis.calls).toHaveLength(1);
+  });
+
+  it('rejects retryably at sendTimeoutMs when the stream lookup never answers (Kinesis down on first use)', async () => {
+    const calls: unknown[] = [];
+    const api = { putRecords: async (input: unknown) => calls.push(input) } as unknown as KinesisApi;
+    const sender = publisher(api, { sendTimeoutMs: 100, ensureStream: () => new Promise<never>(() => {}) });
+    const started = Date.now();
+    const error = await sender.publish('s', [record('k', 'v')]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BrokerError);
+    expect((error as BrokerError).retryable).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(calls).toHaveLength(0);
   });
 });

@@ -16,7 +16,7 @@ import type { PutRecordsRequestEntry, PutRecordsResultEntry } from '@aws-sdk/cli
 import type { TransportRecord } from '../../src/adapter.js';
 import { BrokerError, ClosedError, InvalidConfigError, MessageTooLargeError } from '../../src/errors.js';
 import type { Receipt } from '../../src/message.js';
-import { backoffDelay } from '../shared/backoff.js';
+import { backoffDelay, withDeadline } from '../shared/backoff.js';
 import { type KinesisApi, REQUEST_TIMEOUT_MS } from './clients.js';
 import { wrap } from './envelope.js';
 import { HeadersNotSupportedError, isNotFound, isRetryableAwsError, isThrottling, toBrokerError } from './errors.js';
@@ -214,15 +214,28 @@ export class KinesisPublisher {
     if (this.#ready.has(stream)) {
       this.#sender(stream).enqueue(entries);
     } else {
-      this.#options.ensureStream(stream).then(
+      // Looking the stream up (and creating it) counts against the send's deadline: with Kinesis
+      // unreachable, waiting for a stream to become ACTIVE may take minutes.
+      const ready = send as unknown as Send;
+      withDeadline(this.#options.ensureStream(stream), ready.deadline, () => this.#timeoutError(stream)).then(
         () => {
           this.#ready.add(stream);
           this.#sender(stream).enqueue(entries);
         },
-        (error: unknown) => send?.fail(error),
+        (error: unknown) => ready.fail(error),
       );
     }
     return result;
+  }
+
+  #timeoutError(stream: string): BrokerError {
+    return new BrokerError(
+      'kinesis',
+      `send to ${stream}`,
+      new Error(`Kinesis did not accept the records within sendTimeoutMs (${this.#options.sendTimeoutMs} ms)`),
+      'Kinesis is unreachable or throttling: the send may be retried (some of its records may have been written); raise sendTimeoutMs to wait longer.',
+      true,
+    );
   }
 
   #sender(stream: string): StreamSender {
@@ -387,15 +400,7 @@ export class KinesisPublisher {
         left.push(entry);
         continue;
       }
-      entry.send.fail(
-        new BrokerError(
-          'kinesis',
-          `send to ${stream}`,
-          new Error(`Kinesis did not accept the records within sendTimeoutMs (${this.#options.sendTimeoutMs} ms)`),
-          'Kinesis is unreachable or throttling: the send may be retried (some of its records may have been written); raise sendTimeoutMs to wait longer.',
-          true,
-        ),
-      );
+      entry.send.fail(this.#timeoutError(stream));
     }
     return left;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TransportRecord } from '../../src/adapter.js';
+import type { PolybusError } from '../../src/errors.js';
 import { BrokerError, InvalidConfigError, MessageTooLargeError, TimeoutError } from '../../src/errors.js';
 import { TopicNotFoundError } from '../shared/errors.js';
 import {
@@ -90,12 +91,14 @@ function fakeTarget(behaviour: (message: OutgoingPubSubMessage, n: number) => Pr
   return { target, published, resumed };
 }
 
-function topologyWith(autoCreate: boolean) {
+function topologyWith(autoCreate: boolean, createTopic?: TopologyClient['createTopic']) {
   const created: string[] = [];
   const client: TopologyClient = {
-    createTopic: async (topic) => {
-      created.push(topic);
-    },
+    createTopic:
+      createTopic ??
+      (async (topic) => {
+        created.push(topic);
+      }),
     createSubscription: async () => {},
     subscriptionMetadata: async () => ({}),
   };
@@ -110,8 +113,13 @@ function topologyWith(autoCreate: boolean) {
   };
 }
 
-function publisherWith(target: PublishTarget, autoCreate = true, sendTimeoutMs = 1_000) {
-  const { topology, created } = topologyWith(autoCreate);
+function publisherWith(
+  target: PublishTarget,
+  autoCreate = true,
+  sendTimeoutMs = 1_000,
+  createTopic?: TopologyClient['createTopic'],
+) {
+  const { topology, created } = topologyWith(autoCreate, createTopic);
   const errors: Error[] = [];
   const publisher = new PubSubPublisher({
     target: () => target,
@@ -202,5 +210,16 @@ describe('PubSubPublisher', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
     expect(Date.now() - started).toBeLessThan(6_000);
     expect(errors).toHaveLength(1);
+  });
+
+  it('rejects retryably at sendTimeoutMs (+2 s) when creating the topic never answers (Pub/Sub down)', async () => {
+    const fake = fakeTarget(async (_m, n) => `id-${n}`);
+    const { publisher } = publisherWith(fake.target, true, 50, () => new Promise<never>(() => {}));
+    const started = Date.now();
+    const error = await publisher.publish('orders', [record('a')]).catch((caught: unknown) => caught);
+    expect((error as PolybusError).retryable).toBe(true);
+    expect((error as PolybusError).code).toBe('TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(fake.published).toHaveLength(0);
   });
 });

@@ -5,6 +5,7 @@
 import type { TransportRecord } from '../../src/adapter.js';
 import { InvalidConfigError, MessageTooLargeError, TimeoutError } from '../../src/errors.js';
 import type { Headers, Receipt } from '../../src/message.js';
+import { withDeadline } from '../shared/backoff.js';
 import { GRPC, grpcCode, toBrokerError } from './errors.js';
 import { checkTopicName, type PubSubTopology, topicNotFound } from './topology.js';
 
@@ -78,7 +79,12 @@ export class PubSubPublisher {
       messages[i] = toPubSubMessage(records[i] as TransportRecord, i, this.#options.maxMessageBytes);
     }
     const topology = this.#options.topology;
-    if (topology.autoCreate) await topology.ensureTopic(topic, 'send');
+    // Creating the topic counts against the send's deadline: unreachable, the client retries
+    // an admin call for 30 s whatever sendTimeoutMs says.
+    const deadline = Date.now() + this.#options.sendTimeoutMs + GUARD_MS;
+    const ensureTopic = (): Promise<unknown> =>
+      withDeadline(topology.ensureTopic(topic, 'send'), deadline, () => this.#timeoutError());
+    if (topology.autoCreate) await ensureTopic();
     let ids: string[];
     try {
       ids = await this.#send(target, messages);
@@ -88,7 +94,7 @@ export class PubSubPublisher {
       // The topic went away (deleted, or the emulator restarted): create it again and resend
       // what was refused, once. Nothing refused with NOT_FOUND was published.
       topology.forget(topic);
-      await topology.ensureTopic(topic, 'send');
+      await ensureTopic();
       const retried = await this.#send(
         target,
         error.failed.map((i) => messages[i] as OutgoingPubSubMessage),
@@ -105,22 +111,24 @@ export class PubSubPublisher {
     return receipts;
   }
 
+  #timeoutError(): TimeoutError {
+    const error = new TimeoutError(
+      'send',
+      this.#options.sendTimeoutMs,
+      'Pub/Sub did not confirm the messages in time (unreachable?); they may still arrive: retry the send (duplicates are possible), and check health().',
+      'pubsub',
+    );
+    this.#options.onError(error);
+    return error;
+  }
+
   /** Publishes messages through the client's batching; rejects with NotFound when the topic is missing. */
   #send(target: PublishTarget, messages: readonly OutgoingPubSubMessage[]): Promise<string[]> {
     const pending = messages.map((message) => target.publishMessage(message));
     const all = Promise.all(pending);
     const timeoutMs = this.#options.sendTimeoutMs;
     return new Promise<string[]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const error = new TimeoutError(
-          'send',
-          timeoutMs,
-          'Pub/Sub did not confirm the messages in time (unreachable?); they may still arrive: retry the send (duplicates are possible), and check health().',
-          'pubsub',
-        );
-        this.#options.onError(error);
-        reject(error);
-      }, timeoutMs + GUARD_MS);
+      const timer = setTimeout(() => reject(this.#timeoutError()), timeoutMs + GUARD_MS);
       all.then(
         (ids) => {
           clearTimeout(timer);
