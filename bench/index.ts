@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- memory|kafka|rabbitmq|kinesis|pubsub|pulsar|pulsar-protocol|all ...]
+ * npm run bench [-- memory|kafka|rabbitmq|kinesis|pubsub|pulsar|pulsar+ws|pulsar-protocol|all ...]
  *
  * Runs each named benchmark (default: memory) in its own process, one after another, so they
  * never compete for the machine's two cores. Broker benchmarks start their broker through
@@ -11,8 +11,13 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const KNOWN = ['memory', 'kafka', 'rabbitmq', 'kinesis', 'pubsub', 'pulsar', 'pulsar-protocol'] as const;
+const KNOWN = ['memory', 'kafka', 'rabbitmq', 'kinesis', 'pubsub', 'pulsar', 'pulsar+ws', 'pulsar-protocol'] as const;
 type BenchName = (typeof KNOWN)[number];
+
+/** Benchmarks that are another one run with other settings: the file and the environment they add. */
+const VARIANTS: Partial<Record<BenchName, { file: string; env: Record<string, string> }>> = {
+  'pulsar+ws': { file: 'pulsar', env: { BENCH_TRANSPORT: 'websocket' } },
+};
 
 function selected(args: readonly string[]): BenchName[] {
   if (args.length === 0) return ['memory'];
@@ -26,15 +31,18 @@ function selected(args: readonly string[]): BenchName[] {
 }
 
 function benchFile(name: BenchName): URL {
-  return new URL(`./${name}.ts`, import.meta.url);
+  return new URL(`./${VARIANTS[name]?.file ?? name}.ts`, import.meta.url);
 }
 
 /** Runs one benchmark, echoing its output, and returns its last JSON line. */
 function run(name: BenchName): Promise<string> {
   const file = fileURLToPath(benchFile(name));
-  if (!existsSync(file)) return Promise.reject(new Error(`bench/${name}.ts does not exist yet`));
+  if (!existsSync(file)) return Promise.reject(new Error(`${file} does not exist`));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...VARIANTS[name]?.env },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       process.stdout.write(chunk);
@@ -47,8 +55,8 @@ function run(name: BenchName): Promise<string> {
         .split('\n')
         .reverse()
         .find((line) => line.startsWith('{'));
-      if (code !== 0) reject(new Error(`bench/${name}.ts exited with code ${code}`));
-      else if (json === undefined) reject(new Error(`bench/${name}.ts printed no JSON line`));
+      if (code !== 0) reject(new Error(`bench ${name} exited with code ${code}`));
+      else if (json === undefined) reject(new Error(`bench ${name} printed no JSON line`));
       else resolve(json);
     });
   });
