@@ -44,12 +44,19 @@ function run(name: BenchName): Promise<string> {
       env: { ...process.env, ...VARIANTS[name]?.env },
     });
     let output = '';
+    // A benchmark that stalls fails the run instead of holding it (and CI) forever.
+    const limitMs = Number(process.env.BENCH_TIMEOUT_S ?? 600) * 1000;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`bench ${name} did not finish within ${limitMs / 1000} s (BENCH_TIMEOUT_S)`));
+    }, limitMs);
     child.stdout.on('data', (chunk: Buffer) => {
       process.stdout.write(chunk);
       output += chunk.toString('utf8');
     });
     child.once('error', reject);
     child.once('close', (code) => {
+      clearTimeout(timer);
       const json = output
         .trim()
         .split('\n')
