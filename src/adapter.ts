@@ -84,6 +84,11 @@ export interface SubscribeOptions {
   onDelivery(delivery: Delivery): void;
   /** Reports errors the adapter cannot recover from by itself (the consumer keeps running). */
   onError(error: Error): void;
+  /**
+   * Aborts when the consumer closes. An adapter still subscribing then stops (and rejects, e.g.
+   * with a ClosedError), so that close() never waits out a subscribe to a broker that is down.
+   */
+  signal?: AbortSignal;
 }
 
 /** A live subscription, controlled by the consumer core. */

@@ -342,6 +342,7 @@ export class ConsumerImpl<T> implements Consumer<T> {
       from: this.#options.from ?? 'latest',
       onDelivery: (delivery) => this.#receive(delivery),
       onError: (error) => this.report(error, undefined, 'error'),
+      signal: this.#closing.signal,
     });
     this.#subscribing = subscribing.then(
       (subscription) => subscription,
@@ -351,6 +352,8 @@ export class ConsumerImpl<T> implements Consumer<T> {
     try {
       subscription = await subscribing;
     } catch (error) {
+      // close() gave up the subscribe: nothing to report, the consumer is closed.
+      if (this.#closed) return;
       // Not subscribed: let the caller try run() again.
       this.#chain = undefined;
       this.#subscribing = undefined;
@@ -612,7 +615,7 @@ export class ConsumerImpl<T> implements Consumer<T> {
   async #close(): Promise<void> {
     this.#closed = true;
     this.#closing.abort();
-    const subscription = this.#subscription ?? (await this.#subscribing);
+    const subscription = this.#subscription ?? (await this.#pendingSubscription());
     subscription?.pause();
     // Not started yet: hand back at once so the broker redelivers them (to us later, or to a peer).
     const handBack: Delivery[] = [];
@@ -636,6 +639,25 @@ export class ConsumerImpl<T> implements Consumer<T> {
     if (this.#unsettled > 0) await this.#waitForHandlers();
     await subscription?.close();
     this.#onClose(this);
+  }
+
+  /**
+   * The subscription run() is still establishing, once it settles: adapters stop subscribing
+   * when the closing signal aborts. One that does not gets closeTimeoutMs; after that close()
+   * goes on, and the subscription is closed as soon as it is established.
+   */
+  async #pendingSubscription(): Promise<Subscription | undefined> {
+    const subscribing = this.#subscribing;
+    if (subscribing === undefined) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.#closeTimeoutMs);
+    });
+    const settled = await Promise.race([subscribing, gaveUp]);
+    clearTimeout(timer);
+    if (settled !== 'timeout') return settled;
+    void subscribing.then((late) => late?.close());
+    return undefined;
   }
 
   /** Waits for running handlers up to closeTimeoutMs; then aborts their signals and reports a TimeoutError. */

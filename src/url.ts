@@ -82,7 +82,7 @@ export const URL_FORMS: Readonly<Record<UrlBroker, string>> = {
   rabbitmq:
     'amqp://[user:pass@]host[:5672][/vhost][?heartbeat=15&exchange=polybus&queueType=quorum|classic&deliveryLimit=…&singleActiveConsumer=true&confirmTimeoutMs=…&maxMessageBytes=…&autoDeclare=false&connectTimeoutMs=…] or amqps://…',
   kinesis:
-    'kinesis://<region>[?endpoint=http://127.0.0.1:4567&dynamoEndpoint=…&shards=1&accessKeyId=…&secretAccessKey=…&sessionToken=…&leaseTable=…&autoCreate=false&failoverTimeMs=…&pollIntervalMs=…&checkpointIntervalMs=…&envelope=false&sendTimeoutMs=…]',
+    'kinesis://<region>[?endpoint=http://127.0.0.1:4567&dynamoEndpoint=…&shards=1&accessKeyId=…&secretAccessKey=…&sessionToken=…&leaseTable=…&autoCreate=false&failoverTimeMs=…&pollIntervalMs=…&checkpointIntervalMs=…&envelope=false&sendTimeoutMs=…&subscribeTimeoutMs=…]',
   pubsub:
     'pubsub://<project-id>[?emulatorHost=127.0.0.1:8085&autoCreate=false&ackDeadlineSeconds=…&subscriptionPrefix=…&batchMaxMessages=…&batchMaxMilliseconds=…&ackBatchMaxMessages=…&ackBatchMaxMilliseconds=…&maxMessageBytes=…&sendTimeoutMs=…]',
   pulsar:

@@ -196,6 +196,35 @@ describe('lifecycle', () => {
     await bus.close();
   });
 
+  it('close() gives up a subscribe that hangs (broker down) through the closing signal, at once', async () => {
+    const script = scriptedAdapter({ nativeDelay: true, subscribeHangs: true });
+    const bus = await connect('memory://', { adapter: async () => script.adapter });
+    const consumer = bus.consumer({ topic: 't', group: 'g' });
+    const running = consumer.run(() => {});
+    await sleep(20);
+    const started = Date.now();
+    await consumer.close();
+    expect(Date.now() - started).toBeLessThan(500);
+    await expect(running).resolves.toBeUndefined();
+    expect(script.live).toBe(0);
+    await bus.close();
+  });
+
+  it('close() waits closeTimeoutMs at most for an adapter that ignores the signal, then closes the late subscription', async () => {
+    const script = scriptedAdapter({ nativeDelay: true, subscribeDelayMs: 400 });
+    const bus = await connect('memory://', { adapter: async () => script.adapter });
+    const consumer = bus.consumer({ topic: 't', group: 'g', closeTimeoutMs: 100 });
+    const running = consumer.run(() => {});
+    const started = Date.now();
+    await consumer.close();
+    expect(Date.now() - started).toBeLessThan(350);
+    await running;
+    await sleep(50);
+    expect(script.live).toBe(0);
+    expect(script.closedSubscriptions).toBe(1);
+    await bus.close();
+  });
+
   it('an onError that throws is reported on polybus:hook:error and changes nothing else', async () => {
     const bus = await connect(`memory://${unique('hook')}`);
     const hookErrors: unknown[] = [];
@@ -475,7 +504,12 @@ interface ScriptedDelivery extends Delivery {
 }
 
 /** An adapter whose deliveries the test makes by hand, recording acks, nacks and publishes. */
-function scriptedAdapter(options: { nativeDelay: boolean; subscribeDelayMs?: number }) {
+function scriptedAdapter(options: {
+  nativeDelay: boolean;
+  subscribeDelayMs?: number;
+  /** Subscribing never finishes unless the consumer's closing signal aborts it. */
+  subscribeHangs?: boolean;
+}) {
   let sink: SubscribeOptions | undefined;
   let id = 0;
   const state = {
@@ -525,6 +559,11 @@ function scriptedAdapter(options: { nativeDelay: boolean; subscribeDelayMs?: num
       return records.map(() => ({ id: String(++id), topic }));
     },
     async subscribe(subscribeOptions): Promise<Subscription> {
+      if (options.subscribeHangs) {
+        await new Promise((_, reject) =>
+          subscribeOptions.signal?.addEventListener('abort', () => reject(new Error('subscribe given up'))),
+        );
+      }
       if (options.subscribeDelayMs) await sleep(options.subscribeDelayMs);
       sink = subscribeOptions;
       state.live++;

@@ -1,7 +1,8 @@
 /**
  * The AWS SDK clients, loaded lazily (optional peer dependencies), behind the few calls the adapter
  * makes. Every call has a deadline (an abort signal), and the SDK's own retries are off: the
- * adapter retries where it knows what a retry means (throttling, a restarted endpoint).
+ * adapter retries where it knows what a retry means (throttling, a restarted endpoint). destroy()
+ * aborts every call still pending, so that nothing waits out its deadline after close().
  */
 
 import type {
@@ -117,6 +118,16 @@ function clientOptions(settings: ClientSettings) {
   };
 }
 
+/** A call's signal: aborted at its deadline, or when the client is destroyed. */
+function callSignal(destroyed: AbortSignal, timeoutMs: number): AbortSignal {
+  return AbortSignal.any([destroyed, AbortSignal.timeout(timeoutMs)]);
+}
+
+/** Why a call still pending at destroy() was aborted. */
+function destroyedError(): Error {
+  return Object.assign(new Error('the connection was closed while this request was pending'), { name: 'AbortError' });
+}
+
 /** Loads @aws-sdk/client-kinesis (and the HTTP/1.1 handler for a custom endpoint) and makes a client. */
 export async function createKinesisApi(settings: ClientSettings): Promise<KinesisApi> {
   const sdk = await importClient<KinesisModule>('kinesis', '@aws-sdk/client-kinesis');
@@ -125,7 +136,8 @@ export async function createKinesisApi(settings: ClientSettings): Promise<Kinesi
     ...clientOptions(settings),
     ...(requestHandler === undefined ? {} : { requestHandler }),
   });
-  const deadline = (ms: number) => ({ abortSignal: AbortSignal.timeout(ms) });
+  const destroyed = new AbortController();
+  const deadline = (ms: number) => ({ abortSignal: callSignal(destroyed.signal, ms) });
   return {
     putRecords: (input, timeoutMs = REQUEST_TIMEOUT_MS) =>
       client.send(new sdk.PutRecordsCommand(input), deadline(timeoutMs)),
@@ -142,7 +154,10 @@ export async function createKinesisApi(settings: ClientSettings): Promise<Kinesi
     ping: async (timeoutMs = 5_000) => {
       await client.send(new sdk.ListStreamsCommand({ Limit: 1 }), deadline(timeoutMs));
     },
-    destroy: () => client.destroy(),
+    destroy: () => {
+      destroyed.abort(destroyedError());
+      client.destroy();
+    },
   };
 }
 
@@ -154,7 +169,8 @@ export async function createDynamoApi(settings: ClientSettings): Promise<DynamoA
     ...clientOptions(settings),
     ...(requestHandler === undefined ? {} : { requestHandler }),
   });
-  const deadline = () => ({ abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const destroyed = new AbortController();
+  const deadline = () => ({ abortSignal: callSignal(destroyed.signal, REQUEST_TIMEOUT_MS) });
   return {
     describeTable: (table) => client.send(new sdk.DescribeTableCommand({ TableName: table }), deadline()),
     createTable: async (input) => {
@@ -200,6 +216,9 @@ export async function createDynamoApi(settings: ClientSettings): Promise<DynamoA
         deadline(),
       );
     },
-    destroy: () => client.destroy(),
+    destroy: () => {
+      destroyed.abort(destroyedError());
+      client.destroy();
+    },
   };
 }

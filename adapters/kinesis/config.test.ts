@@ -21,6 +21,7 @@ describe('parseKinesisOptions', () => {
         checkpointIntervalMs: '0',
         envelope: '0',
         sendTimeoutMs: '5000',
+        subscribeTimeoutMs: '8000',
         sessionToken: 'token',
       }),
     );
@@ -33,6 +34,7 @@ describe('parseKinesisOptions', () => {
       checkpointIntervalMs: 0,
       envelope: false,
       sendTimeoutMs: 5000,
+      subscribeTimeoutMs: 8000,
     });
     expect(options.sessionToken).toBeInstanceOf(Secret);
     expect(options.sessionToken?.reveal()).toBe('token');
@@ -72,6 +74,9 @@ describe('parseKinesisOptions', () => {
     expect(() => parseKinesisOptions({ envelope: 1 })).toThrow(/envelope must be true or false/);
     expect(() => parseKinesisOptions(url({ dynamoEndpoint: 'localhost:4568' }))).toThrow(/dynamoEndpoint must be http/);
     expect(() => parseKinesisOptions({ sessionToken: 42 })).toThrow(/sessionToken must be/);
+    expect(() => parseKinesisOptions(url({ subscribeTimeoutMs: '500' }))).toThrow(
+      /subscribeTimeoutMs must be an integer from 1000/,
+    );
   });
 
   it('never quotes a value that may be a credential', () => {
@@ -108,6 +113,8 @@ describe('resolveKinesisOptions', () => {
       failoverTimeMs: 10_000,
       pollIntervalMs: 1_000,
       envelope: true,
+      sendTimeoutMs: 30_000,
+      subscribeTimeoutMs: 30_000,
     });
   });
 

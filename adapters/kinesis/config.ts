@@ -63,6 +63,12 @@ export interface KinesisOptions {
   envelope: boolean;
   /** A send resolves, or rejects with a retryable `BrokerError`, within this time, even while Kinesis is unreachable (default 30,000 ms). */
   sendTimeoutMs: number;
+  /**
+   * `consumer.run()` (subscribe) resolves, or rejects with a retryable `BrokerError` naming the step
+   * that failed (stream lookup, lease table, leases), within this time, even while Kinesis or DynamoDB
+   * is unreachable (default 30,000 ms). Includes waiting for a new stream or lease table to become ACTIVE.
+   */
+  subscribeTimeoutMs: number;
   /** Session token of temporary credentials, with accessKeyId and secretAccessKey. Never printed. */
   sessionToken: Secret | undefined;
 }
@@ -86,6 +92,7 @@ export const KINESIS_DEFAULTS: Readonly<KinesisOptions> = Object.freeze({
   checkpointIntervalMs: 1_000,
   envelope: true,
   sendTimeoutMs: 30_000,
+  subscribeTimeoutMs: 30_000,
   sessionToken: undefined,
 });
 
@@ -107,6 +114,7 @@ export const KINESIS_URL_PARAMS: ReadonlySet<string> = new Set([
   'checkpointIntervalMs',
   'envelope',
   'sendTimeoutMs',
+  'subscribeTimeoutMs',
   'sessionToken',
 ]);
 
@@ -131,6 +139,7 @@ const KINESIS_SPEC: OptionsSpec = {
     pollIntervalMs: 'pollIntervalMs=1000',
     checkpointIntervalMs: 'checkpointIntervalMs=1000',
     sendTimeoutMs: 'sendTimeoutMs=30000',
+    subscribeTimeoutMs: 'subscribeTimeoutMs=30000',
   },
   // Kinesis's wording from before the shared module.
   quoteRule: { maxLength: 100, longer: 'hide' },
@@ -185,6 +194,9 @@ export function parseKinesisOptions(query: OptionParams): Partial<KinesisOptions
         break;
       case 'sendTimeoutMs':
         options.sendTimeoutMs = integer(context, name, value, 1_000, 600_000);
+        break;
+      case 'subscribeTimeoutMs':
+        options.subscribeTimeoutMs = integer(context, name, value, 1_000, 600_000);
         break;
       case 'sessionToken':
         if (value instanceof Secret) options.sessionToken = value;

@@ -270,6 +270,8 @@ export class LeaseManager {
       await sleep(100);
       await this.#checkPending();
     }
+    // Stopped meanwhile (close(), or the subscribe deadline passed): no background work.
+    if (this.#stopped) return;
     const renewMs = Math.max(100, Math.floor(this.#failoverMs / 3));
     const takeMs = Math.max(100, Math.floor(this.#failoverMs / 2));
     const syncMs = this.#options.shardSyncIntervalMs ?? 60_000;

@@ -8,6 +8,7 @@
 import { hostname } from 'node:os';
 import type { Delivery, SubscribeOptions, Subscription } from '../../src/adapter.js';
 import { BrokerError, errorText } from '../../src/errors.js';
+import { withDeadline } from '../shared/backoff.js';
 import type { KinesisApi } from './clients.js';
 import { isThrottling, toBrokerError } from './errors.js';
 import { AT_TIMESTAMP, type Lease, type LeaseStore, SHARD_END, TRIM_HORIZON } from './lease-store.js';
@@ -17,6 +18,12 @@ import type { ShardInfo } from './topology.js';
 
 /** A new group starting at "latest" starts this long before subscribe(), for clocks that differ a little. */
 export const LATEST_CLOCK_ALLOWANCE_MS = 1_000;
+
+/**
+ * close() waits this long at most for the final checkpoints and lease releases (DynamoDB may be
+ * unreachable); leases not released by then expire and are taken over after `failoverTimeMs`.
+ */
+export const RELEASE_TIMEOUT_MS = 5_000;
 
 /** What a subscription needs. */
 export interface SubscriptionDeps {
@@ -125,7 +132,7 @@ export class KinesisSubscription implements Subscription, ReaderHost {
       await this.#manager.start();
     } catch (error) {
       this.#manager.stop();
-      await this.#releaseAll();
+      await this.#releaseBounded();
       throw toBrokerError(
         error,
         `subscribe group ${this.group} to ${this.stream} (lease table ${this.#deps.table})`,
@@ -275,8 +282,28 @@ export class KinesisSubscription implements Subscription, ReaderHost {
     this.#closing = true;
     this.#paused = true;
     this.#manager.stop();
-    await this.#releaseAll();
+    await this.#releaseBounded();
     this.#deps.onClosed(this);
+  }
+
+  /** {@link releaseAll}, waiting {@link RELEASE_TIMEOUT_MS} at most (then reported; readers stopped). */
+  async #releaseBounded(): Promise<void> {
+    try {
+      await withDeadline(this.#releaseAll(), Date.now() + RELEASE_TIMEOUT_MS, () => {
+        const held = this.#manager.heldKeys.length;
+        return new BrokerError(
+          'kinesis',
+          `release the leases of group ${this.group} on ${this.stream}`,
+          new Error(`the lease table ${this.#deps.table} did not answer within ${RELEASE_TIMEOUT_MS} ms`),
+          `The ${held} lease(s) not released expire and are taken over by other members after failoverTimeMs (${this.#deps.failoverTimeMs} ms); their work after the last checkpoint is redelivered. Check that DynamoDB is reachable.`,
+          true,
+        );
+      });
+    } catch (error) {
+      for (const reader of this.#readers.values()) reader.stop();
+      this.#readers.clear();
+      this.#options.onError(error instanceof Error ? error : new Error(errorText(error)));
+    }
   }
 
   /** Final checkpoints, then every lease released (to a member that asked for it, or to nobody). */

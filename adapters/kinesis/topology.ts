@@ -6,11 +6,20 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Shard } from '@aws-sdk/client-kinesis';
-import { InvalidConfigError } from '../../src/errors.js';
+import { ClosedError, InvalidConfigError } from '../../src/errors.js';
 import { backoffDelay, retrying } from '../shared/backoff.js';
 import { TopicNotFoundError } from '../shared/errors.js';
 import type { DynamoApi, KinesisApi } from './clients.js';
 import { awsErrorName, isNotFound, isRetryableAwsError, LeaseTableNotFoundError, toBrokerError } from './errors.js';
+
+/**
+ * Waits `ms`, or less when `signal` aborts (then throws the ClosedError of `operation`): a retry
+ * loop must not outlive close().
+ */
+async function pause(ms: number, signal: AbortSignal, operation: string): Promise<void> {
+  if (!signal.aborted) await sleep(ms, undefined, { signal }).catch(() => undefined);
+  if (signal.aborted) throw new ClosedError('connection', operation, 'kinesis');
+}
 
 /** How long a new stream or table may take to become ACTIVE (AWS: usually under a minute). */
 const ACTIVE_TIMEOUT_MS = 180_000;
@@ -39,6 +48,9 @@ export class KinesisTopology {
   readonly #autoCreate: boolean;
   readonly #shards: number;
   readonly #streams = new Map<string, Promise<StreamState>>();
+  /** The last error of a stream lookup still retrying, per stream (for the subscribe deadline's error). */
+  readonly #failures = new Map<string, unknown>();
+  readonly #stopped = new AbortController();
 
   constructor(kinesis: KinesisApi, options: { autoCreate: boolean; shards: number }) {
     this.#kinesis = kinesis;
@@ -67,11 +79,31 @@ export class KinesisTopology {
     this.#streams.delete(stream);
   }
 
+  /** The last error of a lookup of this stream that is still retrying, if any. */
+  lastFailure(stream: string): unknown {
+    return this.#failures.get(stream);
+  }
+
+  /** Ends every retry loop: lookups in progress reject with a ClosedError. */
+  stop(): void {
+    this.#stopped.abort();
+  }
+
   async #ensureStream(stream: string, operation: string): Promise<StreamState> {
     checkStreamName(stream, operation);
+    try {
+      return await this.#lookUpStream(stream, operation);
+    } finally {
+      this.#failures.delete(stream);
+    }
+  }
+
+  async #lookUpStream(stream: string, operation: string): Promise<StreamState> {
     let created = false;
     const deadline = Date.now() + ACTIVE_TIMEOUT_MS;
+    const signal = this.#stopped.signal;
     for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw new ClosedError('connection', operation, 'kinesis');
       let status: string | undefined;
       let createdAt: number | undefined;
       try {
@@ -80,9 +112,11 @@ export class KinesisTopology {
         createdAt = summary.StreamDescriptionSummary?.StreamCreationTimestamp?.getTime();
       } catch (error) {
         if (!isNotFound(error)) {
+          if (signal.aborted) throw new ClosedError('connection', operation, 'kinesis');
           if (!isRetryableAwsError(error) || Date.now() > deadline)
             throw toBrokerError(error, `${operation}: describe stream ${stream}`);
-          await sleep(backoffDelay(attempt, { initialMs: 100, maxMs: 2_000 }));
+          this.#failures.set(stream, error);
+          await pause(backoffDelay(attempt, { initialMs: 100, maxMs: 2_000 }), signal, operation);
           continue;
         }
         if (!this.#autoCreate) {
@@ -99,9 +133,12 @@ export class KinesisTopology {
         } catch (createError) {
           // Someone else is creating it: wait for it like for our own.
           if (awsErrorName(createError) !== 'ResourceInUseException') {
+            if (signal.aborted) throw new ClosedError('connection', operation, 'kinesis');
             if (!isRetryableAwsError(createError) || Date.now() > deadline) {
               throw toBrokerError(createError, `${operation}: create stream ${stream} with ${this.#shards} shard(s)`);
             }
+            this.#failures.set(stream, createError);
+            await pause(backoffDelay(attempt, { initialMs: 100, maxMs: 2_000 }), signal, operation);
           }
         }
         continue;
@@ -115,7 +152,7 @@ export class KinesisTopology {
           operation,
         );
       }
-      await sleep(Math.min(1_000, 50 * attempt));
+      await pause(Math.min(1_000, 50 * attempt), signal, operation);
     }
   }
 
@@ -126,7 +163,13 @@ export class KinesisTopology {
     do {
       const page = await retrying(
         () => this.#kinesis.listShards(token === undefined ? { StreamName: stream } : { NextToken: token }),
-        { isRetryable: isRetryableAwsError, attempts: 6, initialMs: 200, maxMs: 3_000 },
+        {
+          isRetryable: isRetryableAwsError,
+          attempts: 6,
+          initialMs: 200,
+          maxMs: 3_000,
+          signal: this.#stopped.signal,
+        },
       ).catch((error: unknown) => {
         throw toBrokerError(error, `list shards of ${stream}`);
       });
@@ -154,10 +197,23 @@ export class LeaseTables {
   readonly #dynamo: DynamoApi;
   readonly #autoCreate: boolean;
   readonly #tables = new Map<string, Promise<void>>();
+  /** The last error of a table check still retrying, per table (for the subscribe deadline's error). */
+  readonly #failures = new Map<string, unknown>();
+  readonly #stopped = new AbortController();
 
   constructor(dynamo: DynamoApi, autoCreate: boolean) {
     this.#dynamo = dynamo;
     this.#autoCreate = autoCreate;
+  }
+
+  /** The last error of a check of this table that is still retrying, if any. */
+  lastFailure(table: string): unknown {
+    return this.#failures.get(table);
+  }
+
+  /** Ends every retry loop: checks in progress reject with a ClosedError. */
+  stop(): void {
+    this.#stopped.abort();
   }
 
   /**
@@ -176,8 +232,18 @@ export class LeaseTables {
   }
 
   async #ensure(table: string): Promise<void> {
+    try {
+      await this.#check(table);
+    } finally {
+      this.#failures.delete(table);
+    }
+  }
+
+  async #check(table: string): Promise<void> {
     const deadline = Date.now() + ACTIVE_TIMEOUT_MS;
+    const signal = this.#stopped.signal;
     for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw new ClosedError('connection', 'subscribe', 'kinesis');
       let status: string | undefined;
       try {
         const description = await this.#dynamo.describeTable(table);
@@ -193,9 +259,11 @@ export class LeaseTables {
       } catch (error) {
         if (error instanceof InvalidConfigError) throw error;
         if (!isNotFound(error)) {
+          if (signal.aborted) throw new ClosedError('connection', 'subscribe', 'kinesis');
           if (!isRetryableAwsError(error) || Date.now() > deadline)
             throw toBrokerError(error, `describe lease table ${table}`, 'DynamoDB');
-          await sleep(backoffDelay(attempt, { initialMs: 100, maxMs: 2_000 }));
+          this.#failures.set(table, error);
+          await pause(backoffDelay(attempt, { initialMs: 100, maxMs: 2_000 }), signal, 'subscribe');
           continue;
         }
         if (!this.#autoCreate) throw new LeaseTableNotFoundError(table);
@@ -208,9 +276,12 @@ export class LeaseTables {
           });
         } catch (createError) {
           if (awsErrorName(createError) !== 'ResourceInUseException') {
+            if (signal.aborted) throw new ClosedError('connection', 'subscribe', 'kinesis');
             if (!isRetryableAwsError(createError) || Date.now() > deadline) {
               throw toBrokerError(createError, `create lease table ${table}`, 'DynamoDB');
             }
+            this.#failures.set(table, createError);
+            await pause(backoffDelay(attempt, { initialMs: 100, maxMs: 2_000 }), signal, 'subscribe');
           }
         }
         continue;
@@ -225,7 +296,7 @@ export class LeaseTables {
           'DynamoDB',
         );
       }
-      await sleep(Math.min(1_000, 50 * attempt));
+      await pause(Math.min(1_000, 50 * attempt), signal, 'subscribe');
     }
   }
 }
