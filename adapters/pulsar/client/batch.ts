@@ -5,6 +5,7 @@
  */
 import { type KeyValue, SingleMessageMetadata } from './commands.js';
 import { PulsarProtocolError } from './errors.js';
+import { writeKeyValue } from './frame.js';
 import type { OutgoingMessage } from './message.js';
 import { Writer } from './protobuf.js';
 
@@ -21,26 +22,32 @@ export function fromKeyValues(pairs: KeyValue[]): Record<string, string> {
   return out;
 }
 
-/** Serializes messages into one (uncompressed) batch payload. */
+/** Reused by {@link encodeBatch} (encoding is synchronous, never re-entered). */
+const scratch = new Writer(64 * 1024);
+
+/**
+ * Serializes messages into one (uncompressed) batch payload: each message's
+ * `SingleMessageMetadata` written in place (the generic encoder's field order), one copy out.
+ */
 export function encodeBatch(messages: ReadonlyArray<{ message: OutgoingMessage; sequenceId: number }>): Buffer {
-  const writer = new Writer(256 * messages.length);
-  const lengthAt = Buffer.alloc(4);
+  const w = scratch.reset();
   for (const { message, sequenceId } of messages) {
-    const meta = SingleMessageMetadata.encode(
-      {
-        properties: toKeyValues(message.properties),
-        partitionKey: message.key,
-        payloadSize: message.payload.length,
-        eventTime: message.eventTime,
-        orderingKey: message.orderingKey,
-        sequenceId,
-      },
-      new Writer(64),
-    ).finish();
-    lengthAt.writeUInt32BE(meta.length, 0);
-    writer.raw(lengthAt).raw(meta).raw(message.payload);
+    const sizeAt = w.reserve(4);
+    const start = w.length;
+    if (message.properties) {
+      for (const key of Object.keys(message.properties)) {
+        writeKeyValue(w, 1, { key, value: message.properties[key] as string });
+      }
+    }
+    if (message.key != null) w.tag(2, 2).string(message.key);
+    w.tag(3, 0).varint(message.payload.length);
+    if (message.eventTime != null) w.tag(5, 0).varint(message.eventTime);
+    if (message.orderingKey != null) w.tag(7, 2).bytes(message.orderingKey);
+    w.tag(8, 0).varint(sequenceId);
+    w.setUint32BE(sizeAt, w.length - start);
+    w.raw(message.payload);
   }
-  return writer.finish();
+  return Buffer.from(w.view());
 }
 
 /** One message taken out of a batch payload. */
@@ -81,7 +88,10 @@ export interface BatchingOptions {
 
 /** Groups messages into per-key batches; the producer drains it when full or on its timer. */
 export class KeyedBatcher<T extends { message: OutgoingMessage; sequenceId: number }> {
-  private readonly groups = new Map<string, T[]>();
+  /** Batches by partition key (undefined: no key), for messages without an ordering key. */
+  private readonly groups = new Map<string | undefined, T[]>();
+  /** Batches of messages with an ordering key, by {@link batchKey}. */
+  private readonly ordered = new Map<string, T[]>();
   private count = 0;
   private bytes = 0;
 
@@ -96,11 +106,14 @@ export class KeyedBatcher<T extends { message: OutgoingMessage; sequenceId: numb
 
   /** Adds an item; returns true when the container is full and must be drained now. */
   add(item: T): boolean {
-    const key = batchKey(item.message);
-    let group = this.groups.get(key);
+    const message = item.message;
+    // The common case (no ordering key) groups by the key as is, with no string built per message.
+    const groups: Map<string | undefined, T[]> = message.orderingKey ? this.ordered : this.groups;
+    const key = message.orderingKey ? batchKey(message) : message.key;
+    let group = groups.get(key);
     if (!group) {
       group = [];
-      this.groups.set(key, group);
+      groups.set(key, group);
     }
     group.push(item);
     this.count++;
@@ -115,8 +128,9 @@ export class KeyedBatcher<T extends { message: OutgoingMessage; sequenceId: numb
 
   /** Takes every batch, ordered by the first sequence id in each. */
   drain(): T[][] {
-    const batches = [...this.groups.values()];
+    const batches = [...this.groups.values(), ...this.ordered.values()];
     this.groups.clear();
+    this.ordered.clear();
     this.count = 0;
     this.bytes = 0;
     batches.sort((a, b) => (a[0] as T).sequenceId - (b[0] as T).sequenceId);

@@ -123,6 +123,9 @@ export interface ConnectionOptions {
   clientVersion: string;
 }
 
+/** Frames written in one tick are joined and written once they reach this size. */
+const OUTBOX_FLUSH_BYTES = 1024 * 1024;
+
 interface Pending {
   resolve(command: BaseCommand): void;
   reject(error: Error): void;
@@ -165,7 +168,9 @@ export class Connection {
   private nextRequestId = 1;
   private keepAlive: NodeJS.Timeout | undefined;
   private receivedSinceTick = true;
-  private corked = false;
+  /** Frames written this tick, sent together in one socket write. */
+  private outbox: Buffer[] = [];
+  private outboxBytes = 0;
   private handshake: { resolve(): void; reject(error: Error): void; timer: NodeJS.Timeout } | undefined;
 
   private constructor(
@@ -261,19 +266,27 @@ export class Connection {
     this.consumers.delete(id);
   }
 
-  /** Writes a frame; writes within one tick go out together. */
+  /**
+   * Writes a frame. Frames written within one tick go out together, joined into one socket write
+   * (one buffer and one system call rather than one of each per frame); past 1 MiB they go at once.
+   */
   write(frame: Buffer): void {
     if (this.closedWith) throw this.closedWith;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(frame);
+    if (this.outbox.length === 0) process.nextTick(this.flushOutbox);
+    this.outbox.push(frame);
+    this.outboxBytes += frame.length;
+    if (this.outboxBytes >= OUTBOX_FLUSH_BYTES) this.flushOutbox();
   }
+
+  private readonly flushOutbox = (): void => {
+    const frames = this.outbox;
+    if (frames.length === 0) return;
+    const bytes = this.outboxBytes;
+    this.outbox = [];
+    this.outboxBytes = 0;
+    if (this.closedWith) return;
+    this.socket.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames, bytes));
+  };
 
   /** Whether the socket's buffer is over its high-water mark. */
   get congested(): boolean {
@@ -333,6 +346,8 @@ export class Connection {
   private destroy(error: Error): void {
     if (this.closedWith) return;
     this.closedWith = error;
+    this.outbox = [];
+    this.outboxBytes = 0;
     if (this.keepAlive) clearInterval(this.keepAlive);
     this.socket.destroy();
     if (this.handshake) {

@@ -7,7 +7,7 @@
  * `[0x0e02][size u32][BrokerEntryMetadata]` before the checksummed part.
  * All integers are big-endian.
  */
-import { BaseCommand, MessageMetadata } from './commands.js';
+import { BaseCommand, type CommandSend, CommandType, type KeyValue, MessageMetadata } from './commands.js';
 import { crc32c } from './crc32c.js';
 import { PulsarChecksumError, PulsarProtocolError } from './errors.js';
 import { Writer } from './protobuf.js';
@@ -48,6 +48,85 @@ export function encodePayloadCommand(command: BaseCommand, metadata: MessageMeta
   pos += meta.copy(frame, pos);
   frame.set(payload, pos);
   frame.writeUInt32BE(crc32c(frame, 0, checkedFrom, frame.length), checksumAt);
+  return frame;
+}
+
+/** Reused by {@link encodeSendFrame} for the headers (encoding is synchronous, never re-entered). */
+const scratch = new Writer(1024);
+
+/** Bytes a varint of a non-negative `value` takes. */
+function varintSize(value: number): number {
+  let n = 1;
+  for (let v = value; v > 0x7f; v = Math.floor(v / 128)) n++;
+  return n;
+}
+
+/** Appends one repeated `KeyValue` field (`field`) the way the generic encoder does. */
+export function writeKeyValue(writer: Writer, field: number, pair: KeyValue): void {
+  const keyBytes = Buffer.byteLength(pair.key);
+  const valueBytes = Buffer.byteLength(pair.value);
+  writer.tag(field, 2);
+  writer.varint(2 + varintSize(keyBytes) + keyBytes + varintSize(valueBytes) + valueBytes);
+  writer.tag(1, 2).string(pair.key);
+  writer.tag(2, 2).string(pair.value);
+}
+
+/** `MessageMetadata` as the generic encoder writes it (same field order), without its per-field dispatch. */
+function writeMessageMetadata(w: Writer, m: MessageMetadata): void {
+  w.tag(1, 2).string(m.producerName);
+  w.tag(2, 0).varint(m.sequenceId);
+  w.tag(3, 0).varint(m.publishTime);
+  for (const pair of m.properties) writeKeyValue(w, 4, pair);
+  if (m.partitionKey != null) w.tag(6, 2).string(m.partitionKey);
+  if (m.compression != null) w.tag(8, 0).varint(m.compression);
+  if (m.uncompressedSize != null) w.tag(9, 0).varint(m.uncompressedSize);
+  if (m.numMessagesInBatch != null) w.tag(11, 0).varint(m.numMessagesInBatch);
+  if (m.eventTime != null) w.tag(12, 0).varint(m.eventTime);
+  if (m.partitionKeyB64Encoded != null) w.tag(17, 0).varint(m.partitionKeyB64Encoded ? 1 : 0);
+  if (m.orderingKey != null) w.tag(18, 2).bytes(m.orderingKey);
+  if (m.deliverAtTime != null) w.tag(19, 0).varint(m.deliverAtTime);
+  if (m.markerType != null) w.tag(20, 0).varint(m.markerType);
+  if (m.highestSequenceId != null) w.tag(24, 0).varint(m.highestSequenceId);
+  if (m.nullValue != null) w.tag(25, 0).varint(m.nullValue ? 1 : 0);
+  if (m.numChunksFromMsg != null) w.tag(27, 0).varint(m.numChunksFromMsg);
+  if (m.nullPartitionKey != null) w.tag(30, 0).varint(m.nullPartitionKey ? 1 : 0);
+}
+
+/**
+ * A SEND frame: the same bytes as {@link encodePayloadCommand} with a SEND command, built in a
+ * reused buffer with one allocation (the frame) and the checksum computed in passing.
+ */
+export function encodeSendFrame(send: CommandSend, metadata: MessageMetadata, payload: Uint8Array): Buffer {
+  if (metadata.encryptionKeys && metadata.encryptionKeys.length > 0) {
+    return encodePayloadCommand({ type: CommandType.SEND, send }, metadata, payload);
+  }
+  const w = scratch.reset();
+  w.reserve(8);
+  // BaseCommand { type: SEND, send: CommandSend }
+  w.tag(1, 0).varint(CommandType.SEND);
+  w.tag(6, 2);
+  const sendLengthAt = w.reserve(1);
+  w.tag(1, 0).varint(send.producerId);
+  w.tag(2, 0).varint(send.sequenceId);
+  if (send.numMessages != null) w.tag(3, 0).varint(send.numMessages);
+  if (send.highestSequenceId != null) w.tag(6, 0).varint(send.highestSequenceId);
+  // At most four fields of at most 11 bytes: the length always fits in one byte.
+  (w.view() as Buffer)[sendLengthAt] = w.length - sendLengthAt - 1;
+  const commandEnd = w.length;
+  w.reserve(10); // magic, checksum, metadata size
+  const metadataStart = w.length;
+  writeMessageMetadata(w, metadata);
+  const headerLength = w.length;
+  const header = w.view();
+  header.writeUInt32BE(headerLength - 4 + payload.length, 0);
+  header.writeUInt32BE(commandEnd - 8, 4);
+  header.writeUInt16BE(MAGIC_CRC32C, commandEnd);
+  header.writeUInt32BE(headerLength - metadataStart, commandEnd + 6);
+  const checksum = crc32c(payload, crc32c(header, 0, commandEnd + 6, headerLength));
+  header.writeUInt32BE(checksum, commandEnd + 2);
+  const frame = Buffer.allocUnsafe(headerLength + payload.length);
+  header.copy(frame, 0, 0, headerLength);
+  frame.set(payload, headerLength);
   return frame;
 }
 

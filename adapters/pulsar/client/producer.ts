@@ -19,7 +19,7 @@ import {
   PulsarTopicTerminatedError,
   serverError,
 } from './errors.js';
-import { encodePayloadCommand } from './frame.js';
+import { encodeSendFrame } from './frame.js';
 import { partitionForKey } from './hash.js';
 import { MessageId, type OutgoingMessage } from './message.js';
 import { Backoff, partitionTopicName } from './topic.js';
@@ -77,6 +77,50 @@ interface PendingSend {
 
 type State = 'connecting' | 'ready' | 'closing' | 'closed' | 'failed';
 
+/** A first-in first-out queue with O(1) push and shift (an array with a moving head). @internal */
+export class Fifo<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  /** Removes and returns everything, oldest first. */
+  drain(): T[] {
+    const out = this.items.slice(this.head) as T[];
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T;
+  }
+}
+
 /** A producer on one topic or one partition of a partitioned topic. @internal */
 export class PartitionProducer implements ProducerHandler {
   readonly producerId: number;
@@ -85,7 +129,10 @@ export class PartitionProducer implements ProducerHandler {
   private producerName: string | undefined;
   private epoch = 0;
   private nextSequenceId = 0;
-  private readonly pending: PendingSend[] = [];
+  private readonly pending = new Fifo<PendingSend>();
+  /** Messages in `pending` (batches count all their messages). */
+  private pendingMessages = 0;
+  private readonly sendTimeoutMs: number;
   private readonly batcher: KeyedBatcher<BatchItem> | undefined;
   private readonly batchDelayMs: number;
   private batchTimer: NodeJS.Timeout | undefined;
@@ -108,6 +155,7 @@ export class PartitionProducer implements ProducerHandler {
     this.producerId = ctx.newProducerId();
     this.producerName = options.producerName;
     this.compression = compressionType(options.compression ?? 'none');
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
     const batching = options.batching ?? true;
     if (batching !== false) {
       const limits = batching === true ? {} : batching;
@@ -125,9 +173,7 @@ export class PartitionProducer implements ProducerHandler {
 
   /** Messages sent or batched and not yet confirmed. */
   get pendingCount(): number {
-    let n = this.batcher?.size ?? 0;
-    for (const op of this.pending) n += op.count;
-    return n;
+    return (this.batcher?.size ?? 0) + this.pendingMessages;
   }
 
   /** Attaches for the first time; rejects if that fails for good or takes longer than the operation timeout. */
@@ -232,7 +278,7 @@ export class PartitionProducer implements ProducerHandler {
   }
 
   onReceipt(receipt: CommandSendReceipt): void {
-    const op = this.pending[0];
+    const op = this.pending.peek();
     if (!op) return;
     if (receipt.sequenceId < op.sequenceId) return; // a duplicate receipt for something already confirmed
     if (receipt.sequenceId > op.sequenceId) {
@@ -244,13 +290,15 @@ export class PartitionProducer implements ProducerHandler {
       return;
     }
     this.pending.shift();
+    this.pendingMessages -= op.count;
     const id = receipt.messageId;
     const ledger = id?.ledgerId ?? -1;
     const entry = id?.entryId ?? -1;
     if (op.batched) {
-      op.callbacks.forEach((cb, i) => {
-        cb.resolve(new MessageId(ledger, entry, this.partition, i, op.count));
-      });
+      const callbacks = op.callbacks;
+      for (let i = 0; i < callbacks.length; i++) {
+        (callbacks[i] as Callback).resolve(new MessageId(ledger, entry, this.partition, i, op.count));
+      }
     } else {
       op.callbacks[0]?.resolve(new MessageId(ledger, entry, this.partition, -1, 0));
     }
@@ -272,18 +320,32 @@ export class PartitionProducer implements ProducerHandler {
 
   /** Queues one message; resolves with its id once the broker confirms it. */
   send(message: OutgoingMessage): Promise<MessageId> {
+    return new Promise<MessageId>((resolve, reject) => this.sendWith(message, { resolve, reject }));
+  }
+
+  /**
+   * Queues one message; `callback` hears of its id once the broker confirms it, or of the error
+   * (synchronously when the message is refused at once).
+   */
+  sendWith(message: OutgoingMessage, callback: Callback): void {
     if (this.state === 'closing' || this.state === 'closed') {
-      return Promise.reject(new PulsarClosedError(`producer on ${this.topic} is closed`));
+      callback.reject(new PulsarClosedError(`producer on ${this.topic} is closed`));
+      return;
     }
-    if (this.state === 'failed') return Promise.reject(this.failure);
-    const payload = Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload);
-    const max = this.connection?.maxMessageSize ?? 5 * 1024 * 1024;
-    if (payload.length > max) return Promise.reject(new PulsarMessageTooLargeError(payload.length, max));
-    const msg: OutgoingMessage = { ...message, payload };
-    return new Promise<MessageId>((resolve, reject) => {
-      const callback = { resolve, reject };
+    if (this.state === 'failed') {
+      callback.reject(this.failure as Error);
+      return;
+    }
+    try {
+      const payload = Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload);
+      const max = this.connection?.maxMessageSize ?? 5 * 1024 * 1024;
+      if (payload.length > max) {
+        callback.reject(new PulsarMessageTooLargeError(payload.length, max));
+        return;
+      }
       const sequenceId = this.nextSequenceId++;
       if (this.batcher) {
+        const msg: OutgoingMessage = { ...message, payload };
         if (this.batcher.wouldOverflow(payload.length)) this.flushBatch();
         if (this.batcher.add({ message: msg, sequenceId, callback })) this.flushBatch();
         else this.scheduleBatch();
@@ -294,24 +356,23 @@ export class PartitionProducer implements ProducerHandler {
         highestSequenceId: sequenceId,
         count: 1,
         batched: false,
-        key: msg.key,
-        orderingKey: msg.orderingKey,
-        properties: msg.properties,
-        eventTime: msg.eventTime,
-        ...this.compressed(payload),
+        key: message.key,
+        orderingKey: message.orderingKey,
+        properties: message.properties,
+        eventTime: message.eventTime,
+        payload: compress(this.compression, payload),
+        uncompressedSize: payload.length,
         callbacks: [callback],
         deadline: this.deadline(),
       });
-    });
+    } catch (error) {
+      callback.reject(error as Error);
+    }
   }
 
   private deadline(): number {
-    const timeout = this.options.sendTimeoutMs ?? 30_000;
+    const timeout = this.sendTimeoutMs;
     return timeout > 0 ? Date.now() + timeout : Number.POSITIVE_INFINITY;
-  }
-
-  private compressed(raw: Buffer): { payload: Buffer; uncompressedSize: number } {
-    return { payload: compress(this.compression, raw), uncompressedSize: raw.length };
   }
 
   private scheduleBatch(): void {
@@ -333,10 +394,10 @@ export class PartitionProducer implements ProducerHandler {
       const first = items[0] as BatchItem;
       const last = items[items.length - 1] as BatchItem;
       let raw: Buffer;
-      let compressed: { payload: Buffer; uncompressedSize: number };
+      let payload: Buffer;
       try {
         raw = encodeBatch(items);
-        compressed = this.compressed(raw);
+        payload = compress(this.compression, raw);
       } catch (error) {
         for (const item of items) item.callback.reject(error as Error);
         continue;
@@ -350,7 +411,8 @@ export class PartitionProducer implements ProducerHandler {
         orderingKey: first.message.orderingKey,
         properties: undefined,
         eventTime: undefined,
-        ...compressed,
+        payload,
+        uncompressedSize: raw.length,
         callbacks: items.map((item) => item.callback),
         deadline: this.deadline(),
       });
@@ -359,6 +421,7 @@ export class PartitionProducer implements ProducerHandler {
 
   private enqueue(op: PendingSend): void {
     this.pending.push(op);
+    this.pendingMessages += op.count;
     if (this.state === 'ready') this.writeOp(op);
     this.armSendTimeout();
   }
@@ -367,15 +430,12 @@ export class PartitionProducer implements ProducerHandler {
     const connection = this.connection;
     if (!connection || this.producerName === undefined) return;
     if (!op.frame) {
-      op.frame = encodePayloadCommand(
+      op.frame = encodeSendFrame(
         {
-          type: CommandType.SEND,
-          send: {
-            producerId: this.producerId,
-            sequenceId: op.sequenceId,
-            numMessages: op.batched ? op.count : undefined,
-            highestSequenceId: op.batched && op.count > 1 ? op.highestSequenceId : undefined,
-          },
+          producerId: this.producerId,
+          sequenceId: op.sequenceId,
+          numMessages: op.batched ? op.count : undefined,
+          highestSequenceId: op.batched && op.count > 1 ? op.highestSequenceId : undefined,
         },
         {
           producerName: this.producerName,
@@ -404,7 +464,7 @@ export class PartitionProducer implements ProducerHandler {
 
   private armSendTimeout(): void {
     if (this.timeoutTimer || this.pending.length === 0) return;
-    const head = this.pending[0] as PendingSend;
+    const head = this.pending.peek() as PendingSend;
     if (head.deadline === Number.POSITIVE_INFINITY) return;
     this.timeoutTimer = setTimeout(
       () => {
@@ -417,11 +477,10 @@ export class PartitionProducer implements ProducerHandler {
 
   private expire(): void {
     const now = Date.now();
-    while (this.pending.length > 0 && (this.pending[0] as PendingSend).deadline <= now) {
+    while (this.pending.length > 0 && (this.pending.peek() as PendingSend).deadline <= now) {
       const op = this.pending.shift() as PendingSend;
-      const error = new PulsarTimeoutError(
-        `send to ${this.topic} not confirmed within ${this.options.sendTimeoutMs ?? 30_000} ms`,
-      );
+      this.pendingMessages -= op.count;
+      const error = new PulsarTimeoutError(`send to ${this.topic} not confirmed within ${this.sendTimeoutMs} ms`);
       for (const cb of op.callbacks) cb.reject(error);
     }
     if (this.pending.length === 0) this.notifyIdle();
@@ -455,7 +514,8 @@ export class PartitionProducer implements ProducerHandler {
     clearTimeout(this.timeoutTimer);
     this.batchTimer = this.reconnectTimer = this.timeoutTimer = undefined;
     if (this.batcher) for (const items of this.batcher.drain()) for (const item of items) item.callback.reject(error);
-    for (const op of this.pending.splice(0)) for (const cb of op.callbacks) cb.reject(error);
+    this.pendingMessages = 0;
+    for (const op of this.pending.drain()) for (const cb of op.callbacks) cb.reject(error);
     for (const waiter of this.attachWaiters) waiter.reject(error);
     this.attachWaiters = [];
     this.notifyIdle();
@@ -496,7 +556,15 @@ export class PartitionProducer implements ProducerHandler {
 export class Producer {
   private roundRobin = 0;
   private closed = false;
-  private waiting: Array<() => void> = [];
+  /** Sends waiting for room, oldest first. */
+  private readonly waiting = new Fifo<Waiter>();
+  /** Messages handed to the partition producers and not yet confirmed or failed. */
+  private inFlight = 0;
+  /** Sends accepted so far, and how many of them were handed to the partition producers. */
+  private accepted = 0;
+  private dispatched = 0;
+  /** True while {@link Producer.release} hands out room (a send failing at once must not recurse). */
+  private releasing = false;
   private readonly maxPending: number;
   private untrack: () => void = () => {};
 
@@ -557,47 +625,65 @@ export class Producer {
     return index;
   }
 
-  /** Messages sent and not yet confirmed. */
+  /** Messages sent and not yet confirmed (at most `maxPendingMessages`). */
   get pendingCount(): number {
-    let n = 0;
-    for (const child of this.partitions) n += child.pendingCount;
-    return n;
+    return this.inFlight;
+  }
+
+  /** Sends waiting for room. */
+  get waitingCount(): number {
+    return this.waiting.length;
   }
 
   /**
-   * Sends a message; resolves with its id once the broker has stored it. Waits while
-   * `maxPendingMessages` are unconfirmed. Rejects with a typed error (timeout, closed,
-   * terminated, too large).
+   * Sends a message; resolves with its id once the broker has stored it. While
+   * `maxPendingMessages` are unconfirmed, the send waits for room behind earlier waiting sends
+   * (first come, first served: each confirmation lets the oldest one go). Rejects with a typed
+   * error (timeout, closed, terminated, too large).
    */
-  async send(message: OutgoingMessage): Promise<MessageId> {
-    if (this.closed) throw new PulsarClosedError(`producer on ${this.topic} is closed`);
-    if (message.key !== undefined && typeof message.key !== 'string')
-      throw new PulsarConfigError('key must be a string');
-    if (this.pendingCount >= this.maxPending || this.waiting.length > 0) {
-      // Wait for room, in arrival order.
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-      if (this.closed) throw new PulsarClosedError(`producer on ${this.topic} is closed`);
+  send(message: OutgoingMessage): Promise<MessageId> {
+    if (this.closed) return Promise.reject(new PulsarClosedError(`producer on ${this.topic} is closed`));
+    if (message.key !== undefined && typeof message.key !== 'string') {
+      return Promise.reject(new PulsarConfigError('key must be a string'));
     }
-    const index = this.partitionFor(message);
-    const child = this.partitions[Math.max(0, index)] as PartitionProducer;
-    const sent = child.send(message);
-    sent.then(
-      () => this.wake(),
-      () => this.wake(),
-    );
-    return sent;
+    return new Promise<MessageId>((resolve, reject) => {
+      this.accepted++;
+      if (this.inFlight < this.maxPending && this.waiting.length === 0) this.dispatch(message, resolve, reject);
+      else this.waiting.push({ message, resolve, reject });
+    });
   }
 
-  private wake(): void {
-    let room = this.maxPending - this.pendingCount;
-    while (this.waiting.length > 0 && (room > 0 || this.closed)) {
-      (this.waiting.shift() as () => void)();
-      room--;
+  /** Hands a message to its partition producer, taking one unit of room until it settles. */
+  private dispatch(message: OutgoingMessage, resolve: (id: MessageId) => void, reject: (error: Error) => void): void {
+    this.inFlight++;
+    this.dispatched++;
+    const index = this.partitionFor(message);
+    const child = this.partitions[Math.max(0, index)] as PartitionProducer;
+    child.sendWith(message, new Settle(this, resolve, reject));
+  }
+
+  /** A send settled: its room goes to the oldest waiting send, if any. O(1) per settled send. @internal */
+  release(): void {
+    this.inFlight--;
+    if (this.releasing || this.waiting.length === 0) return;
+    this.releasing = true;
+    try {
+      while (this.inFlight < this.maxPending && this.waiting.length > 0) {
+        const next = this.waiting.shift() as Waiter;
+        this.dispatch(next.message, next.resolve, next.reject);
+      }
+    } finally {
+      this.releasing = false;
     }
   }
 
   /** Sends what is batched now and resolves when every send so far is confirmed. */
   async flush(): Promise<void> {
+    // Sends still waiting for room go out as room frees: flush until the last of them is handed over.
+    const target = this.accepted;
+    while (this.dispatched < target && !this.closed && this.waiting.length > 0) {
+      await Promise.all(this.partitions.map((child) => child.flush()));
+    }
     await Promise.all(this.partitions.map((child) => child.flush()));
   }
 
@@ -606,7 +692,34 @@ export class Producer {
     if (this.closed) return;
     this.closed = true;
     this.untrack();
+    // Sends still waiting for room are never sent.
+    const error = new PulsarClosedError(`producer on ${this.topic} is closed`);
+    for (const waiter of this.waiting.drain()) waiter.reject(error);
     await Promise.all(this.partitions.map((child) => child.close()));
-    this.wake();
+  }
+}
+
+interface Waiter {
+  message: OutgoingMessage;
+  resolve(id: MessageId): void;
+  reject(error: Error): void;
+}
+
+/** Settles a send's promise and gives its room back to the producer. */
+class Settle implements Callback {
+  constructor(
+    private readonly producer: Producer,
+    private readonly onResolve: (id: MessageId) => void,
+    private readonly onReject: (error: Error) => void,
+  ) {}
+
+  resolve(id: MessageId): void {
+    this.producer.release();
+    this.onResolve(id);
+  }
+
+  reject(error: Error): void {
+    this.producer.release();
+    this.onReject(error);
   }
 }

@@ -46,6 +46,16 @@ export class Writer {
       this.buf[this.pos++] = v;
       return this;
     }
+    if (value > 0 && value <= Number.MAX_SAFE_INTEGER) {
+      // Timestamps and large ids: same bytes as the bigint path, without bigints.
+      let v = value;
+      while (v > 0x7f) {
+        this.buf[this.pos++] = (v % 128) | 0x80;
+        v = Math.floor(v / 128);
+      }
+      this.buf[this.pos++] = v;
+      return this;
+    }
     return this.varintBig(BigInt(value));
   }
 
@@ -99,6 +109,30 @@ export class Writer {
   /** A copy of what was written. */
   finish(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+
+  /** Empties the writer, keeping its buffer (for writers reused across encodings). */
+  reset(): this {
+    this.pos = 0;
+    return this;
+  }
+
+  /** What was written, without copying: valid until the next write or reset. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** Skips `n` bytes to fill in later with {@link Writer.setUint32BE}; returns where they start. */
+  reserve(n: number): number {
+    this.ensure(n);
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
+  /** Overwrites 4 bytes written (or reserved) before. */
+  setUint32BE(at: number, value: number): void {
+    this.buf.writeUInt32BE(value, at);
   }
 }
 
