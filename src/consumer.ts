@@ -102,6 +102,23 @@ export const consumerErrorChannel = channel('polybus:consumer:error');
 /** Published on diagnostics_channel `polybus:hook:error` when a user callback throws: `{ error, hook, consumer }`. */
 export const hookErrorChannel = channel('polybus:hook:error');
 
+/** Every option of {@link ConsumerOptions}: anything else is a typo we report. */
+const CONSUMER_OPTIONS: ReadonlySet<string> = new Set([
+  'topic',
+  'group',
+  'concurrency',
+  'prefetch',
+  'from',
+  'codec',
+  'use',
+  'closeTimeoutMs',
+  'redeliveryDelayMs',
+  'maxRedeliveryDelayMs',
+  'maxDeliveries',
+  'handlerTimeoutMs',
+  'onError',
+]);
+
 const DEFAULT_REDELIVERY_DELAY_MS = 100;
 const DEFAULT_MAX_REDELIVERY_DELAY_MS = 30_000;
 /** Attempt counts remembered for messages handed back to the broker; the oldest are forgotten past this. */
@@ -250,6 +267,17 @@ export class ConsumerImpl<T> implements Consumer<T> {
 
   constructor(adapter: Adapter, options: ConsumerOptions<T>, onClose: (consumer: ConsumerImpl<T>) => void) {
     if (options === null || typeof options !== 'object') throw badOption('options', 'an object');
+    const unknown = Object.keys(options).find((name) => !CONSUMER_OPTIONS.has(name));
+    if (unknown !== undefined) {
+      const close = [...CONSUMER_OPTIONS].find((name) => name.toLowerCase() === unknown.toLowerCase());
+      throw new InvalidConfigError(
+        `unknown consumer option "${unknown}"${close === undefined ? '' : ` (did you mean "${close}"?)`}`,
+        {
+          operation: 'create consumer',
+          hint: `A consumer takes ${[...CONSUMER_OPTIONS].join(', ')}.`,
+        },
+      );
+    }
     if (typeof options.topic !== 'string' || options.topic.length === 0)
       throw badOption('topic', 'a non-empty string', options.topic);
     if (typeof options.group !== 'string' || options.group.length === 0)

@@ -223,6 +223,13 @@ function checkOptions(options: unknown): void {
       hint: 'Call bus.producer() or bus.producer({ codec: json(), use: [tracing()] }).',
     });
   }
+  const unknown = Object.keys(options).find((name) => name !== 'codec' && name !== 'use');
+  if (unknown !== undefined) {
+    throw new InvalidConfigError(`unknown producer option "${unknown}" (a producer takes codec and use)`, {
+      operation: 'create producer',
+      hint: 'Call bus.producer() or bus.producer({ codec: json(), use: [tracing()] }).',
+    });
+  }
   const { codec, use } = options as { codec?: unknown; use?: unknown };
   // null means "the default", as `??` below has always treated it.
   if (

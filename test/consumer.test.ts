@@ -367,6 +367,13 @@ describe('lifecycle', () => {
     expect(() => bus.consumer({ topic: 't', group: 'g', from: 'beginning' } as never)).toThrow(
       /"latest" or "earliest", got "beginning"/,
     );
+    expect(() => bus.consumer({ topic: 't', group: 'g', concurrancy: 4 } as never)).toThrow(
+      /unknown consumer option "concurrancy"/,
+    );
+    expect(() => bus.consumer({ topic: 't', group: 'g', OnError: () => {} } as never)).toThrow(
+      /did you mean "onError"/,
+    );
+    expect(() => bus.producer({ codecs: 'json' } as never)).toThrow(/unknown producer option "codecs"/);
     await bus.close();
   });
 });

@@ -76,5 +76,19 @@ describe('retry', () => {
   it('rejects bad options', () => {
     expect(() => retry({ attempts: 0 })).toThrow(InvalidConfigError);
     expect(() => retry({ initialDelayMs: 100, maxDelayMs: 10 })).toThrow(/maxDelayMs/);
+    const careless: unknown[] = [
+      { retryIf: 'yes' },
+      { backoff: 'linear' },
+      { jitter: 'sometimes' },
+      { initialDelayMs: '100' },
+      { attempts: '5' },
+      { atempts: 5 },
+      'fast',
+    ];
+    for (const options of careless) {
+      expect(() => retry(options as never), JSON.stringify(options)).toThrow(InvalidConfigError);
+    }
+    expect(() => retry({ backoff: 'linear' } as never)).toThrow(/"exponential" or "fixed"/);
+    expect(() => retry({ atempts: 5 } as never)).toThrow(/atempts/);
   });
 });

@@ -86,6 +86,19 @@ describe('Pub/Sub names', () => {
 });
 
 describe('PubSubTopology', () => {
+  it('names a failed topic creation after each caller, even when callers share it', async () => {
+    const fake = fakeClient();
+    const topology = new PubSubTopology(fake.client, options);
+    fake.failNextWith(grpcError(14, 'unavailable'));
+    const [sent, subscribed] = await Promise.all([
+      topology.ensureTopic('orders', 'send').catch((error: unknown) => error),
+      topology.ensureTopic('orders', 'subscribe').catch((error: unknown) => error),
+    ]);
+    expect(fake.calls).toEqual(['createTopic orders']);
+    expect(String((sent as Error).message)).toContain('send: create topic "orders"');
+    expect(String((subscribed as Error).message)).toContain('subscribe: create topic "orders"');
+  });
+
   it('creates the topic once, remembered, and tolerates one that exists', async () => {
     const fake = fakeClient({ topics: ['existing'] });
     const topology = new PubSubTopology(fake.client, options);

@@ -124,12 +124,15 @@ export class PubSubTopology {
         (error: unknown) => {
           if (grpcCode(error) === GRPC.ALREADY_EXISTS) return;
           this.#topics.delete(topic);
-          throw toBrokerError(`${operation}: create topic "${topic}"`, error);
+          throw error;
         },
       );
       this.#topics.set(topic, ensured);
     }
-    return ensured;
+    // Callers share one creation; each failure is named after the caller's own operation.
+    return ensured.catch((error: unknown) => {
+      throw toBrokerError(`${operation}: create topic "${topic}"`, error);
+    });
   }
 
   /** Forgets that a topic was made (it was deleted, or the emulator restarted): the next use creates it again. */

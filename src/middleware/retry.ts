@@ -20,6 +20,15 @@ export interface RetryOptions {
   retryIf?: (error: unknown) => boolean;
 }
 
+const RETRY_OPTIONS: ReadonlySet<string> = new Set([
+  'attempts',
+  'backoff',
+  'initialDelayMs',
+  'maxDelayMs',
+  'jitter',
+  'retryIf',
+]);
+
 /** The delay before attempt `attempt + 1`, without jitter. */
 export function backoffDelay(
   attempt: number,
@@ -37,6 +46,24 @@ export function backoffDelay(
  * consumer's redelivery backoff. Each retry is reported with outcome `retrying`.
  */
 export function retry(options: RetryOptions = {}): Middleware {
+  if (options === null || typeof options !== 'object') throw badOption('options', 'an object');
+  const unknown = Object.keys(options).find((name) => !RETRY_OPTIONS.has(name));
+  if (unknown !== undefined) throw badOption(unknown, `one of ${[...RETRY_OPTIONS].join(', ')} (unknown option)`);
+  for (const name of ['attempts', 'initialDelayMs', 'maxDelayMs'] as const) {
+    const value = options[name];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
+      throw badOption(name, 'a finite number');
+    }
+  }
+  if (options.backoff !== undefined && options.backoff !== 'exponential' && options.backoff !== 'fixed') {
+    throw badOption('backoff', '"exponential" or "fixed"');
+  }
+  if (options.jitter !== undefined && options.jitter !== 'full' && options.jitter !== 'none') {
+    throw badOption('jitter', '"full" or "none"');
+  }
+  if (options.retryIf !== undefined && typeof options.retryIf !== 'function') {
+    throw badOption('retryIf', 'a function (error) => boolean');
+  }
   const attempts = options.attempts ?? 3;
   const settings = {
     backoff: options.backoff ?? 'exponential',
