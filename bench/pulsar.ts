@@ -53,10 +53,31 @@ const binaryUrl = endpoint('PULSAR_URL');
 const wsUrl = endpoint('PULSAR_WS_URL');
 const run = randomUUID().slice(0, 8);
 let topicCounter = 0;
-const freshTopic = (label: string) => `bench-${label}-${run}-${++topicCounter}`;
+const freshTopic = (label: string): string => {
+  progress.topic = `bench-${label}-${run}-${++topicCounter}`;
+  return progress.topic;
+};
 const full = (topic: string) => `persistent://public/default/${topic}`;
 
-const client = new PulsarClient({ serviceUrl: binaryUrl });
+/** The raw client's recent diagnostics, printed if a variant stalls. */
+const clientLog: string[] = [];
+const note = (level: string) => (message: string) => {
+  clientLog.push(`${new Date().toISOString()} ${level} ${message}`);
+  if (clientLog.length > 200) clientLog.shift();
+};
+const client = new PulsarClient({
+  serviceUrl: binaryUrl,
+  logger: { debug: note('debug'), info: note('info'), warn: note('warn'), error: note('error') },
+});
+/** What the running variant has done so far, printed if it stalls. */
+const progress = { topic: '', sent: 0, received: 0, handled: 0, expected: 0 };
+const resetProgress = (expected: number): void => {
+  progress.topic = '';
+  progress.sent = 0;
+  progress.received = 0;
+  progress.handled = 0;
+  progress.expected = expected;
+};
 const polybusUrl = TRANSPORT === 'binary' ? binaryUrl : wsUrl.replace(/^ws(s?):\/\//, 'pulsar+ws$1://');
 const bus = await connect(polybusUrl);
 const producer = bus.producer<Uint8Array>({ codec: bytes() });
@@ -74,6 +95,7 @@ async function rawBinaryPublish(topic: string, count: number): Promise<void> {
       sends.push(p.send({ payload, key: `k${(sent + i) % KEYS}`, properties: {}, eventTime: Date.now() }));
     }
     await Promise.all(sends);
+    progress.sent += WINDOW;
   }
   await p.close();
 }
@@ -95,9 +117,11 @@ async function rawBinaryConsume(topic: string, count: number): Promise<void> {
       while (handled + running < count) {
         if (running >= CONCURRENCY) await new Promise<void>((r) => (slot = r));
         const message = await consumer.receive();
+        progress.received++;
         running++;
         void handler().then(() => {
           consumer.acknowledge(message);
+          progress.handled++;
           running--;
           const wake = slot;
           slot = undefined;
@@ -112,7 +136,10 @@ async function rawBinaryConsume(topic: string, count: number): Promise<void> {
 
 async function rawBinarySingle(topic: string, count: number): Promise<void> {
   const p = await client.createProducer({ topic: full(topic), batching: { maxDelayMs: 1 } });
-  for (let i = 0; i < count; i++) await p.send({ payload, key: `k${i % KEYS}`, properties: {}, eventTime: Date.now() });
+  for (let i = 0; i < count; i++) {
+    await p.send({ payload, key: `k${i % KEYS}`, properties: {}, eventTime: Date.now() });
+    progress.sent++;
+  }
   await p.close();
 }
 
@@ -123,6 +150,9 @@ function openSocket(path: string): Promise<WebSocket> {
     const socket = new WebSocket(`${wsUrl}/ws/v2/${path}`, { perMessageDeflate: false });
     socket.once('open', () => resolve(socket));
     socket.once('error', reject);
+    socket.once('unexpected-response', (_request, response) =>
+      reject(new Error(`WebSocket API refused ${path}: HTTP ${response.statusCode}`)),
+    );
   });
 }
 
@@ -139,12 +169,15 @@ async function rawWsPublish(topic: string, count: number, window = WINDOW): Prom
         const reply = JSON.parse(String(data)) as { result: string; messageId: string };
         if (reply.result !== 'ok') reject(new Error(String(data)));
         decodeMessageId(reply.messageId);
+        progress.sent++;
         if (++answered === window) {
           socket.off('message', onMessage);
+          socket.removeAllListeners('close');
           resolve();
         }
       };
       socket.on('message', onMessage);
+      socket.once('close', (code) => reject(new Error(`the WebSocket API closed the producer socket (${code})`)));
       for (let i = 0; i < window; i++) {
         socket.send(
           JSON.stringify({
@@ -166,14 +199,20 @@ async function rawWsConsume(topic: string, count: number): Promise<void> {
     `consumer/persistent/public/default/${topic}/g?subscriptionType=Key_Shared&subscriptionInitialPosition=Earliest&receiverQueueSize=${PREFETCH}`,
   );
   const handler = async (): Promise<void> => {};
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     let handled = 0;
+    socket.once('close', (code) => reject(new Error(`the WebSocket API closed the consumer socket (${code})`)));
     socket.on('message', (data) => {
       const frame = JSON.parse(String(data)) as { messageId: string; payload: string };
       Buffer.from(frame.payload, 'base64');
+      progress.received++;
       void handler().then(() => {
         socket.send(JSON.stringify({ messageId: frame.messageId }));
-        if (++handled === count) resolve();
+        progress.handled++;
+        if (++handled === count) {
+          socket.removeAllListeners('close');
+          resolve();
+        }
       });
     });
   });
@@ -196,6 +235,7 @@ async function polybusConsume(topic: string, count: number): Promise<void> {
     done = resolve;
   });
   await consumer.run(async () => {
+    progress.handled++;
     if (++handled === count) done();
   });
   await finished;
@@ -218,7 +258,10 @@ const variants: Record<string, () => Promise<number>> = {
   polybus_publish: () => {
     const topic = freshTopic('polybus');
     return timed(MESSAGES, async () => {
-      for (let sent = 0; sent < MESSAGES; sent += WINDOW) await producer.send(topic, windowOf(sent));
+      for (let sent = 0; sent < MESSAGES; sent += WINDOW) {
+        await producer.send(topic, windowOf(sent));
+        progress.sent += WINDOW;
+      }
     });
   },
   async raw_consume() {
@@ -239,7 +282,10 @@ const variants: Record<string, () => Promise<number>> = {
     return (
       -1e6 /
       (await timed(SINGLE, async () => {
-        for (let i = 0; i < SINGLE; i++) await producer.send(topic, { key: `k${i % KEYS}`, value: payload });
+        for (let i = 0; i < SINGLE; i++) {
+          await producer.send(topic, { key: `k${i % KEYS}`, value: payload });
+          progress.sent++;
+        }
       }))
     );
   },
@@ -255,18 +301,67 @@ if (TRANSPORT === 'binary') {
   };
 }
 
-if (process.env.BENCH_VERBOSE) console.error('warming up');
-// Warm up (JIT, connections).
-await rawBinaryPublish(freshTopic('warm'), 2_000);
-for (let sent = 0; sent < 2_000; sent += WINDOW) await producer.send(freshTopic('warm-polybus'), windowOf(sent));
+/**
+ * A variant that stalls ends the benchmark with what it had done and the raw client's recent
+ * diagnostics, instead of holding the run until the runner's BENCH_TIMEOUT_S kills it blind.
+ */
+/** The broker's view of a topic (backlog, permits, unacked messages per consumer), for a stall report. */
+async function topicStats(topic: string): Promise<string> {
+  if (topic === '') return 'no topic yet';
+  try {
+    const response = await fetch(`${endpoint('PULSAR_ADMIN_URL')}/admin/v2/persistent/public/default/${topic}/stats`, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    return `HTTP ${response.status} ${await response.text()}`;
+  } catch (error) {
+    return `unavailable (${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
+const VARIANT_LIMIT_MS = Number(process.env.BENCH_VARIANT_TIMEOUT_S ?? 60) * 1000;
+async function measured(name: string, round: number, measure: () => Promise<number>): Promise<number> {
+  resetProgress(name.includes('single') ? SINGLE : MESSAGES);
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const log = clientLog.length > 0 ? `\nraw client log (last ${clientLog.length}):\n${clientLog.join('\n')}` : '';
+      void topicStats(progress.topic).then((stats) =>
+        reject(
+          new Error(
+            `${name} (round ${round}) did not finish within ${VARIANT_LIMIT_MS / 1000} s: ${JSON.stringify(progress)}\n` +
+              `broker's stats of ${progress.topic}: ${stats}${log}`,
+          ),
+        ),
+      );
+    }, VARIANT_LIMIT_MS);
+  });
+  try {
+    return await Promise.race([measure(), stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const best: Record<string, number> = {};
-for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, measure] of Object.entries(variants)) {
-    const value = await measure();
-    if (process.env.BENCH_VERBOSE) console.error(`round ${round + 1} ${name}: ${Math.round(value)}`);
-    best[name] = Math.max(best[name] ?? Number.NEGATIVE_INFINITY, value);
+try {
+  // Warm up (JIT, connections), not measured.
+  await measured('warm-up', 0, async () => {
+    await rawBinaryPublish(freshTopic('warm'), 2_000);
+    for (let sent = 0; sent < 2_000; sent += WINDOW) await producer.send(freshTopic('warm-polybus'), windowOf(sent));
+    return 0;
+  });
+  for (let round = 1; round <= ROUNDS; round++) {
+    const figures: string[] = [];
+    for (const [name, measure] of Object.entries(variants)) {
+      const value = await measured(name, round, measure);
+      figures.push(`${name} ${Math.round(Math.abs(value)).toLocaleString('en-US')}`);
+      best[name] = Math.max(best[name] ?? Number.NEGATIVE_INFINITY, value);
+    }
+    console.error(`round ${round}: ${figures.join(', ')} (msg/s; single sends in µs)`);
   }
+} catch (error) {
+  console.error(`[bench:pulsar] ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
 }
 await bus.close();
 await client.close();

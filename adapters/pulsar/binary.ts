@@ -20,7 +20,7 @@ import type {
 export type ClientModule = typeof import('./client/index.js');
 
 class BinaryIncoming implements PulsarIncoming {
-  readonly id: string;
+  #id: string | undefined;
   readonly key: string | undefined;
   readonly payload: Uint8Array;
   readonly properties: Readonly<Record<string, string>>;
@@ -30,12 +30,17 @@ class BinaryIncoming implements PulsarIncoming {
 
   constructor(message: Message) {
     this.raw = message;
-    this.id = message.messageId.toString();
     this.key = message.key;
     this.payload = message.payload;
     this.properties = message.properties;
     this.timestamp = message.eventTime ?? message.publishTime;
     this.redeliveryCount = message.redeliveryCount;
+  }
+
+  /** Built on first use: most messages are acknowledged without anyone asking for their id. */
+  get id(): string {
+    this.#id ??= this.raw.messageId.toString();
+    return this.#id;
   }
 }
 

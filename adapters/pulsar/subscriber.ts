@@ -36,6 +36,10 @@ export class AttemptMemory {
     this.#attempts.set(id, attempt);
   }
 
+  get size(): number {
+    return this.#attempts.size;
+  }
+
   get(id: string): number | undefined {
     return this.#attempts.get(id);
   }
@@ -107,7 +111,6 @@ export class KeyGate {
 }
 
 class PulsarDelivery implements Delivery {
-  readonly id: string;
   readonly topic: string;
   readonly key: string | undefined;
   readonly value: Uint8Array;
@@ -122,7 +125,6 @@ class PulsarDelivery implements Delivery {
   constructor(owner: PulsarSubscription, topic: string, message: PulsarIncoming, attempt: number) {
     this.#owner = owner;
     this.#message = message;
-    this.id = message.id;
     this.topic = topic;
     this.key = message.key;
     this.value = message.payload;
@@ -130,6 +132,10 @@ class PulsarDelivery implements Delivery {
     this.timestamp = message.timestamp;
     this.attempt = attempt;
     this.raw = message.raw;
+  }
+
+  get id(): string {
+    return this.#message.id;
   }
 
   ack(): void {
@@ -181,7 +187,7 @@ export class PulsarSubscription implements Subscription {
     const consumer = this.#consumer as TransportConsumer;
     if (this.#closed !== undefined) return;
     const key = message.key;
-    if (key !== undefined) {
+    if (key !== undefined && this.#gate.size > 0) {
       const delay = this.#gate.admit(key, message.id);
       if (delay !== undefined) {
         consumer.nack(message, delay);
@@ -189,14 +195,18 @@ export class PulsarSubscription implements Subscription {
       }
     }
     let attempt = message.redeliveryCount + 1;
-    const carried = this.#deps.attempts.get(this.#prefix + message.id);
-    if (carried !== undefined && carried + 1 > attempt) attempt = carried + 1;
+    const attempts = this.#deps.attempts;
+    if (attempts.size > 0) {
+      const carried = attempts.get(this.#prefix + message.id);
+      if (carried !== undefined && carried + 1 > attempt) attempt = carried + 1;
+    }
     this.#options.onDelivery(new PulsarDelivery(this, this.#options.topic, message, attempt));
   }
 
   ack(message: PulsarIncoming): void {
     if (this.#consumer === undefined) return;
-    this.#deps.attempts.forget(this.#prefix + message.id);
+    const attempts = this.#deps.attempts;
+    if (attempts.size > 0) attempts.forget(this.#prefix + message.id);
     this.#consumer.ack(message);
   }
 
