@@ -291,7 +291,11 @@ export function parseBrokerUrl(url: string): BrokerConfig {
     );
   }
   const broker = SCHEMES.get(parts.scheme);
-  if (broker === undefined) throw invalid('core', `unknown scheme "${parts.scheme}:"`, trimmed);
+  if (broker === undefined) {
+    const meant = SCHEME_ALIASES.get(parts.scheme);
+    const problem = `unknown scheme "${parts.scheme}:"${meant === undefined ? '' : ` (did you mean "${meant}"?)`}`;
+    throw invalid('core', problem, trimmed);
+  }
   const context: Context = { broker, url: trimmed };
   checkUserinfoAndFragment(context, parts);
   const params = parseQuery(context, parts.query);
@@ -595,6 +599,19 @@ function describeType(value: unknown): string {
 }
 
 const MAX_QUOTED_URL = 200;
+
+/** Schemes users reach for that name a supported broker another way. */
+const SCHEME_ALIASES: ReadonlyMap<string, string> = new Map([
+  ['rabbitmq', 'amqp://'],
+  ['rabbit', 'amqp://'],
+  ['kafkas', 'kafka://…?ssl=true'],
+  ['kafka+ssl', 'kafka://…?ssl=true'],
+  ['gcp', 'pubsub://'],
+  ['pulsars', 'pulsar+ssl://'],
+  ['ws', 'pulsar+ws://'],
+  ['wss', 'pulsar+wss://'],
+  ['mem', 'memory://'],
+]);
 
 function invalid(broker: BrokerName, problem: string, url?: string): InvalidUrlError {
   const redacted = url === undefined ? '' : redactUrl(url);

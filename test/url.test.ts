@@ -74,7 +74,12 @@ describe('parseBrokerUrl', () => {
 
   it.each([
     ['', /empty/],
-    ['redis://localhost', /unknown scheme "redis:"/],
+    ['redis://localhost', /unknown scheme "redis:" in/],
+    [
+      'rabbitmq://guest:secret@localhost',
+      /unknown scheme "rabbitmq:" \(did you mean "amqp:\/\/"\?\) in "rabbitmq:\/\/\*\*\*@localhost"/,
+    ],
+    ['constructor://x', /unknown scheme "constructor:" in/],
     ['kafka://localhost', /broker address "localhost" must be host:port/],
     ['kafka://a:9092?clientid=x', /unknown query parameter "clientid"/],
     ['kafka://a:99999', /port 99999 is out of range/],
