@@ -165,7 +165,6 @@ async function rawWsPublish(topic: string, count: number, window = WINDOW): Prom
   const socket = await openSocket(
     `producer/persistent/public/default/${topic}?batchingEnabled=false&maxPendingMessages=2000`,
   );
-  const base64 = payload.toString('base64');
   let context = 0;
   for (let sent = 0; sent < count; sent += window) {
     await new Promise<void>((resolve, reject) => {
@@ -186,7 +185,8 @@ async function rawWsPublish(topic: string, count: number, window = WINDOW): Prom
       for (let i = 0; i < window; i++) {
         socket.send(
           JSON.stringify({
-            payload: base64,
+            // Encoded per message, as an application (and polybus) must: payloads differ.
+            payload: payload.toString('base64'),
             key: `k${(sent + i) % KEYS}`,
             properties: {},
             context: String(context++),

@@ -144,6 +144,9 @@ class WsProducer implements TransportProducer {
   readonly #maxMessageBytes: number;
   /** Every send not yet answered, in send order (Map keeps insertion order). */
   readonly #pending = new Map<string, PendingSend>();
+  /** Sends to write, in order, from `#writeHead` (answered ones are skipped when reached). */
+  #toWrite: PendingSend[] = [];
+  #writeHead = 0;
   #inFlight = 0;
   #nextContext = 0;
   #closed = false;
@@ -156,18 +159,12 @@ class WsProducer implements TransportProducer {
     this.#maxMessageBytes = maxMessageBytes;
     this.#socket = new ManagedSocket(settings, url, {
       onOpen: (reconnected) => {
-        if (reconnected) {
-          // Unanswered sends are sent again, in order (the broker may store some twice).
-          this.#inFlight = 0;
-          for (const pending of this.#pending.values()) pending.written = false;
-        }
+        // Unanswered sends are sent again, in order (the broker may store some twice).
+        if (reconnected) this.#rewindWrites();
         this.#writeMore();
       },
       onText: (text) => this.#onReply(text),
-      onDown: () => {
-        this.#inFlight = 0;
-        for (const pending of this.#pending.values()) pending.written = false;
-      },
+      onDown: () => this.#rewindWrites(),
     });
   }
 
@@ -194,19 +191,43 @@ class WsProducer implements TransportProducer {
     }
     return new Promise<string>((resolve, reject) => {
       const deadline = this.#sendTimeoutMs > 0 ? Date.now() + this.#sendTimeoutMs : Number.POSITIVE_INFINITY;
-      this.#pending.set(context, { context, frame, resolve, reject, deadline, written: false });
+      const pending: PendingSend = { context, frame, resolve, reject, deadline, written: false };
+      this.#pending.set(context, pending);
+      this.#toWrite.push(pending);
       this.#armTimeout();
       this.#writeMore();
     });
   }
 
+  /** Writes waiting sends while fewer than SEND_WINDOW are unanswered; O(1) per send written. */
   #writeMore(): void {
-    if (this.#inFlight >= SEND_WINDOW || !this.#socket.isOpen) return;
+    const queue = this.#toWrite;
+    while (this.#writeHead < queue.length && this.#inFlight < SEND_WINDOW && this.#socket.isOpen) {
+      const pending = queue[this.#writeHead] as PendingSend;
+      if (this.#pending.get(pending.context) === pending) {
+        if (!this.#socket.send(pending.frame)) break;
+        pending.written = true;
+        this.#inFlight++;
+      }
+      this.#writeHead++;
+    }
+    if (this.#writeHead === queue.length) {
+      this.#toWrite = [];
+      this.#writeHead = 0;
+    } else if (this.#writeHead > 1024 && this.#writeHead * 2 > queue.length) {
+      this.#toWrite = queue.slice(this.#writeHead);
+      this.#writeHead = 0;
+    }
+  }
+
+  /** The connection went down: every unanswered send is to be written again, in send order. */
+  #rewindWrites(): void {
+    this.#inFlight = 0;
+    this.#toWrite = [];
+    this.#writeHead = 0;
     for (const pending of this.#pending.values()) {
-      if (pending.written) continue;
-      if (!this.#socket.send(pending.frame)) return;
-      pending.written = true;
-      if (++this.#inFlight >= SEND_WINDOW) return;
+      pending.written = false;
+      this.#toWrite.push(pending);
     }
   }
 
