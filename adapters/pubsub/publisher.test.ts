@@ -27,7 +27,8 @@ describe('toPubSubMessage', () => {
     expect(message.orderingKey).toBe('k1');
     expect(message.attributes).toEqual({ tenant: 't1' });
     expect(message.data).toBe(value);
-    expect(toPubSubMessage(record('x'), 0, 1000)).toEqual({ data: Buffer.from('x'), attributes: {} });
+    // No headers: no attributes object at all (the client costs ~1 µs per message on an empty one).
+    expect(toPubSubMessage(record('x'), 0, 1000)).toStrictEqual({ data: Buffer.from('x') });
   });
 
   it('marks a message with neither data nor attributes, which Pub/Sub would refuse', () => {

@@ -26,7 +26,8 @@ export const EMPTY_MESSAGE_ATTRIBUTE = 'polybus-empty';
 /** The message shape `Topic.publishMessage` takes (a subset of the client's `PubsubMessage`). */
 export interface OutgoingPubSubMessage {
   data: Uint8Array;
-  attributes: Record<string, string>;
+  /** Left out when there are none: the client spends about 1 µs per message on even an empty object. */
+  attributes?: Record<string, string>;
   orderingKey?: string;
 }
 
@@ -254,8 +255,16 @@ export function toPubSubMessage(
   }
   if (size > maxMessageBytes) throw new MessageTooLargeError('pubsub', size, maxMessageBytes);
   // The client only reads the attributes; the record's headers object is handed over as it is.
-  const attributes = count === 0 && data.byteLength === 0 ? { [EMPTY_MESSAGE_ATTRIBUTE]: '1' } : headers;
-  return key === undefined || key === '' ? { data, attributes } : { data, attributes, orderingKey: key };
+  if (count === 0) {
+    if (data.byteLength === 0) {
+      const attributes = { [EMPTY_MESSAGE_ATTRIBUTE]: '1' };
+      return key === undefined || key === '' ? { data, attributes } : { data, attributes, orderingKey: key };
+    }
+    return key === undefined || key === '' ? { data } : { data, orderingKey: key };
+  }
+  return key === undefined || key === ''
+    ? { data, attributes: headers }
+    : { data, attributes: headers, orderingKey: key };
 }
 
 function badHeader(index: number, name: string, problem: string): InvalidConfigError {
