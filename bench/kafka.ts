@@ -34,6 +34,8 @@ const BATCH = 1_000;
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 2_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = 16;
+/** polybus's prefetch (unsettled messages at most); unset = its default for concurrency 16 (32). */
+const PREFETCH = process.env.BENCH_PREFETCH === undefined ? undefined : Number(process.env.BENCH_PREFETCH);
 const PARTITIONS = 3;
 const KEYS = 64;
 const payload = Buffer.alloc(100, 7);
@@ -122,6 +124,7 @@ async function polybusConsume(topic: string): Promise<number> {
     topic,
     group: `bench-polybus-${randomUUID()}`,
     concurrency: CONCURRENCY,
+    ...(PREFETCH === undefined ? {} : { prefetch: PREFETCH }),
     from: 'earliest',
     codec: bytes(),
   });
@@ -166,7 +169,7 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 process.stdout.write(
   `kafka bench: ${MESSAGES} × ${payload.length} B in batches of ${BATCH}, ${PARTITIONS} partitions, ` +
-    `consume concurrency ${CONCURRENCY}, ${SINGLE} single sends, ${ROUNDS} rounds, polybus from ${built ? distDir : 'TypeScript sources'}\n`,
+    `consume concurrency ${CONCURRENCY}${PREFETCH === undefined ? '' : ` (polybus prefetch ${PREFETCH})`}, ${SINGLE} single sends, ${ROUNDS} rounds, polybus from ${built ? distDir : 'TypeScript sources'}\n`,
 );
 // A short warm-up of both paths (connections, metadata, JIT), not measured.
 {
