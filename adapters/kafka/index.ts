@@ -93,7 +93,6 @@ class KafkaAdapter implements Adapter {
       createProducer: () => this.#createProducer(),
       partitioner,
       partitions: (topic, operation) => this.#topology.partitions(topic, operation),
-      knownPartitions: (topic) => this.#topology.knownPartitions(topic),
       forget: (topic) => this.#topology.forget(topic),
       acks: options.acks,
       compression: options.compression,

@@ -27,8 +27,6 @@ export interface PublisherDeps {
   partitioner: Partitioner;
   /** The partitions of a topic (created on first use if allowed). */
   partitions(topic: string, operation: string): Promise<PartitionMetadata[]>;
-  /** The partitions of a topic if they are known and fresh, at once. */
-  knownPartitions?(topic: string): PartitionMetadata[] | undefined;
   /** Forget cached metadata of a topic the broker no longer knows. */
   forget(topic: string): void;
   acks: -1 | 0 | 1;
@@ -109,11 +107,9 @@ export class KafkaPublisher {
     const sizes = this.#sizes(records);
     // The topic lookup (and creation) counts against the send's deadline: with Kafka down,
     // kafkajs's admin client retries for about a minute.
-    const partitions =
-      this.#deps.knownPartitions?.(topic) ??
-      (await withDeadline(this.#deps.partitions(topic, 'send'), deadline, () =>
-        this.#timeoutError('look up the topic'),
-      ));
+    const partitions = await withDeadline(this.#deps.partitions(topic, 'send'), deadline, () =>
+      this.#timeoutError('look up the topic'),
+    );
     const partitioner = this.#deps.partitioner;
     return new Promise<Receipt[]>((resolve, reject) => {
       const call: Call = {

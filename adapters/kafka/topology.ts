@@ -81,12 +81,6 @@ export class KafkaTopology {
     return loading;
   }
 
-  /** The partitions of a topic when they are known and fresh, without waiting (the per-send fast path). */
-  knownPartitions(topic: string): PartitionMetadata[] | undefined {
-    const cached = this.#topics.get(topic);
-    return cached !== undefined && Date.now() - cached.readAt < this.#maxAge ? cached.partitions : undefined;
-  }
-
   /** Forgets what is known about a topic (after the broker said it moved or vanished). */
   forget(topic: string): void {
     this.#topics.delete(topic);
