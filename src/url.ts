@@ -604,6 +604,8 @@ const MAX_QUOTED_URL = 200;
 const SCHEME_ALIASES: ReadonlyMap<string, string> = new Map([
   ['rabbitmq', 'amqp://'],
   ['rabbit', 'amqp://'],
+  ['rabbitmqs', 'amqps://'],
+  ['amqp+ssl', 'amqps://'],
   ['kafkas', 'kafka://…?ssl=true'],
   ['kafka+ssl', 'kafka://…?ssl=true'],
   ['gcp', 'pubsub://'],

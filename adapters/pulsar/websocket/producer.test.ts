@@ -8,7 +8,13 @@ import { WebSocketTransport } from './transport.js';
 
 /** A stand-in for the broker's WebSocket producer endpoint that answers only when told to. */
 class FakeProxy {
-  readonly server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  /** While true, new connections are refused (HTTP 503), as by a proxy that is down. */
+  refusing = false;
+  readonly server = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    verifyClient: (_info: unknown, done: (ok: boolean, code?: number) => void) => done(!this.refusing, 503),
+  });
   /** Contexts in the order frames arrived, per connection. */
   readonly connections: string[][] = [];
   #socket: ws.WebSocket | undefined;
@@ -19,6 +25,7 @@ class FakeProxy {
       const received: string[] = [];
       this.connections.push(received);
       this.#socket = socket;
+      for (const wake of this.#waiters.splice(0)) wake();
       socket.on('message', (data) => {
         received.push((JSON.parse(String(data)) as { context: string }).context);
         for (const wake of this.#waiters.splice(0)) wake();
@@ -65,14 +72,14 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-async function producerOn(proxy: FakeProxy) {
+async function producerOn(proxy: FakeProxy, sendTimeoutMs = 20_000) {
   const transport = new WebSocketTransport(ws, {
     serviceUrl: proxy.url,
     tenant: 'public',
     namespace: 'default',
     token: undefined,
     tls: undefined,
-    options: resolvePulsarOptions({ sendTimeoutMs: 20_000 }),
+    options: resolvePulsarOptions({ sendTimeoutMs }),
   });
   const producer = await transport.createProducer('persistent://public/default/t');
   cleanup.push(() => transport.close());
@@ -113,5 +120,26 @@ describe('WebSocket producer', () => {
     const resolved = await Promise.all(ids);
     expect(resolved).toEqual(Array.from({ length: total }, (_, n) => `1:${n}:-1:-1`));
     expect(proxy.connections[1]).toEqual(Array.from({ length: total - 600 }, (_, n) => String(600 + n)));
+  }, 30_000);
+
+  it('times out sends while the proxy is unreachable, and never writes them once it is back', async () => {
+    const proxy = new FakeProxy();
+    cleanup.push(() => proxy.close());
+    await proxy.listening();
+    const producer = await producerOn(proxy, 300);
+    proxy.refusing = true;
+    proxy.drop();
+    const outcomes = await Promise.allSettled(Array.from({ length: 50 }, (_, n) => producer.send(message(n))));
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ name: 'PulsarTimeoutError', retryable: true });
+    }
+    proxy.refusing = false;
+    await proxy.until(() => proxy.connections.length === 2);
+    const later = producer.send(message(50));
+    await proxy.until(() => proxy.current.length === 1);
+    expect(proxy.current).toEqual(['50']);
+    proxy.answer('50', 50);
+    await expect(later).resolves.toBe('1:50:-1:-1');
   }, 30_000);
 });

@@ -202,13 +202,17 @@ class WsProducer implements TransportProducer {
   /** Writes waiting sends while fewer than SEND_WINDOW are unanswered; O(1) per send written. */
   #writeMore(): void {
     const queue = this.#toWrite;
-    while (this.#writeHead < queue.length && this.#inFlight < SEND_WINDOW && this.#socket.isOpen) {
+    while (this.#writeHead < queue.length) {
       const pending = queue[this.#writeHead] as PendingSend;
-      if (this.#pending.get(pending.context) === pending) {
-        if (!this.#socket.send(pending.frame)) break;
-        pending.written = true;
-        this.#inFlight++;
+      // Answered or timed out: dropped even while nothing can be written (a socket down for
+      // long must not keep the frames of every send that timed out meanwhile).
+      if (this.#pending.get(pending.context) !== pending) {
+        this.#writeHead++;
+        continue;
       }
+      if (this.#inFlight >= SEND_WINDOW || !this.#socket.isOpen || !this.#socket.send(pending.frame)) break;
+      pending.written = true;
+      this.#inFlight++;
       this.#writeHead++;
     }
     if (this.#writeHead === queue.length) {
