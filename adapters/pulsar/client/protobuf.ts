@@ -210,11 +210,20 @@ export class Reader {
 
   /** A length-delimited field's bounds, checked against the end of this reader. */
   lengthDelimited(): [number, number] {
+    const end = this.delimitedEnd();
+    const start = this.pos;
+    this.pos = end;
+    return [start, end];
+  }
+
+  /**
+   * Reads a length prefix and returns where the field ends, checked against the end of this
+   * reader; `pos` is left at the field's start (no array allocated: this runs per field decoded).
+   */
+  delimitedEnd(): number {
     const length = this.varint();
     if (length < 0 || this.pos + length > this.end) this.fail(`length ${length} past the end`);
-    const start = this.pos;
-    this.pos += length;
-    return [start, this.pos];
+    return this.pos + length;
   }
 
   double(): number {
@@ -234,7 +243,7 @@ export class Reader {
         this.pos += 8;
         return;
       case 2:
-        this.lengthDelimited();
+        this.pos = this.delimitedEnd();
         return;
       case 5:
         if (this.pos + 4 > this.end) this.fail('truncated fixed32');
@@ -337,11 +346,15 @@ function readValue(reader: Reader, field: FieldDef, wireType: number): unknown {
     case 'bool':
       return reader.varint() !== 0;
     case 'string': {
-      const [start, end] = reader.lengthDelimited();
+      const end = reader.delimitedEnd();
+      const start = reader.pos;
+      reader.pos = end;
       return reader.buf.toString('utf8', start, end);
     }
     case 'bytes': {
-      const [start, end] = reader.lengthDelimited();
+      const end = reader.delimitedEnd();
+      const start = reader.pos;
+      reader.pos = end;
       return reader.buf.subarray(start, end);
     }
     case 'double':
@@ -349,7 +362,9 @@ function readValue(reader: Reader, field: FieldDef, wireType: number): unknown {
     case 'uint64big':
       return reader.varintBig();
     case 'message': {
-      const [start, end] = reader.lengthDelimited();
+      const end = reader.delimitedEnd();
+      const start = reader.pos;
+      reader.pos = end;
       return (field.type as MessageType<object>).decode(reader.buf, start, end);
     }
   }
@@ -360,8 +375,9 @@ function readValue(reader: Reader, field: FieldDef, wireType: number): unknown {
  * `undefined` when absent, repeated fields are arrays (empty when absent).
  */
 export function defineMessage<T extends object>(name: string, fields: readonly FieldDef[]): MessageType<T> {
-  const byNumber = new Map<number, FieldDef>();
-  for (const field of fields) byNumber.set(field.no, field);
+  // Field numbers are small: an array indexed by number is a cheaper lookup than a Map, per field.
+  const byNumber: (FieldDef | undefined)[] = [];
+  for (const field of fields) byNumber[field.no] = field;
   const required = fields.filter((f) => f.required);
   const repeated = fields.filter((f) => f.repeated);
   return {
@@ -391,15 +407,16 @@ export function defineMessage<T extends object>(name: string, fields: readonly F
         const tag = reader.varint();
         const no = tag >>> 3;
         const wireType = tag & 7;
-        const field = byNumber.get(no);
+        const field = byNumber[no];
         if (!field) {
           reader.skip(wireType);
           continue;
         }
         if (field.repeated && wireType === 2 && wireTypeOf(field.kind) === 0) {
           // packed repeated scalars
-          const [s, e] = reader.lengthDelimited();
-          const inner = new Reader(buf, s, e);
+          const e = reader.delimitedEnd();
+          const inner = new Reader(buf, reader.pos, e);
+          reader.pos = e;
           const list = out[field.name] as unknown[];
           while (!inner.done) list.push(readValue(inner, field, 0));
           continue;
