@@ -16,6 +16,7 @@ import { ClosedError, errorText, InvalidConfigError } from '../../src/errors.js'
 import type { Receipt } from '../../src/message.js';
 import { importClient } from '../../src/optional-require.js';
 import type { KafkaConfig } from '../../src/url.js';
+import { startTracked } from '../shared/subscriptions.js';
 import { nodeTlsOptions } from '../shared/tls.js';
 import { type KafkaOptions, type KafkaOptionsInput, resolveKafkaOptions } from './config.js';
 import { toBrokerError } from './errors.js';
@@ -233,25 +234,7 @@ class KafkaAdapter implements Adapter {
       sessionTimeoutMs: this.#options.sessionTimeoutMs,
       rebalanceTimeoutMs: REBALANCE_TIMEOUT_MS,
     });
-    this.#subscriptions.add(subscription);
-    try {
-      await subscription.start();
-    } catch (error) {
-      this.#subscriptions.delete(subscription);
-      throw error;
-    }
-    if (this.#closed) {
-      await subscription.close();
-      throw new ClosedError('connection', 'subscribe', 'kafka');
-    }
-    return {
-      pause: () => subscription.pause(),
-      resume: () => subscription.resume(),
-      close: async () => {
-        this.#subscriptions.delete(subscription);
-        await subscription.close();
-      },
-    };
+    return startTracked(subscription, this.#subscriptions, () => this.#closed, 'kafka');
   }
 
   async health(): Promise<HealthStatus> {

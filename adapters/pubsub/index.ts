@@ -15,6 +15,7 @@ import { ClosedError, errorText, InvalidConfigError } from '../../src/errors.js'
 import type { Receipt } from '../../src/message.js';
 import { importClient } from '../../src/optional-require.js';
 import type { PubSubConfig } from '../../src/url.js';
+import { startTracked } from '../shared/subscriptions.js';
 import { type PubSubOptions, type PubSubOptionsInput, resolvePubSubOptions } from './config.js';
 import { GRPC, grpcCode } from './errors.js';
 import { type PublishTarget, PubSubPublisher } from './publisher.js';
@@ -201,26 +202,7 @@ class PubSubAdapter implements Adapter {
         closeTimeoutMs: CLOSE_FLUSH_MS,
       },
     );
-    this.#subscriptions.add(subscription);
-    try {
-      await subscription.start();
-    } catch (error) {
-      this.#subscriptions.delete(subscription);
-      await subscription.close();
-      throw error;
-    }
-    if (this.#closed) {
-      await subscription.close();
-      throw new ClosedError('connection', 'subscribe', 'pubsub');
-    }
-    return {
-      pause: () => subscription.pause(),
-      resume: () => subscription.resume(),
-      close: async () => {
-        this.#subscriptions.delete(subscription);
-        await subscription.close();
-      },
-    };
+    return startTracked(subscription, this.#subscriptions, () => this.#closed, 'pubsub');
   }
 
   async health(): Promise<HealthStatus> {
