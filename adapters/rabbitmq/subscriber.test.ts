@@ -240,6 +240,22 @@ describe('RabbitSubscription', () => {
     expect(delivered[1]?.stale).toBe(false);
   });
 
+  it('leaves messages handed back on close unacked, for the channel close to return them in delivery order', async () => {
+    vi.useFakeTimers();
+    const { subscription, delivered, deliver, channel } = await subscribe();
+    for (let tag = 1; tag <= 3; tag++) deliver(tag, 'k');
+    const open = channel();
+    // The core hands back what it had not started, in its own order, then closes.
+    delivered[2]?.nack(0, 1);
+    delivered[0]?.nack();
+    delivered[1]?.nack(0);
+    vi.advanceTimersByTime(1_000);
+    expect(open.settled).toEqual([]);
+    await subscription.close();
+    expect(open.open).toBe(false);
+    expect(open.settled).toEqual([]);
+  });
+
   it('returns everything unacked by closing the channel on close', async () => {
     vi.useFakeTimers();
     const { subscription, delivered, deliver, channel } = await subscribe();
