@@ -16,6 +16,7 @@ import { ClosedError, errorText, InvalidConfigError } from '../../src/errors.js'
 import type { Receipt } from '../../src/message.js';
 import { importClient } from '../../src/optional-require.js';
 import type { KafkaConfig } from '../../src/url.js';
+import { healthReport, type NotedError } from '../shared/health.js';
 import { startTracked } from '../shared/subscriptions.js';
 import { nodeTlsOptions } from '../shared/tls.js';
 import { type KafkaOptions, type KafkaOptionsInput, resolveKafkaOptions } from './config.js';
@@ -78,7 +79,7 @@ class KafkaAdapter implements Adapter {
   /** A separate client that does not retry, so that health() says "unreachable" at once. */
   readonly #probeKafka: Kafka;
   #probe: Promise<Admin> | undefined;
-  #lastError: { text: string; at: number } | undefined;
+  #lastError: NotedError | undefined;
   #closed = false;
 
   constructor(kafkajs: KafkajsModule, config: KafkaConfig, options: KafkaOptions) {
@@ -261,15 +262,7 @@ class KafkaAdapter implements Adapter {
     } finally {
       clearTimeout(timer);
     }
-    const parts = [reachable];
-    for (const subscription of this.#subscriptions) {
-      const status = subscription.health();
-      if (!status.ok) ok = false;
-      parts.push(status.detail);
-    }
-    const recent = this.#lastError;
-    if (!ok && recent !== undefined && Date.now() - recent.at < 60_000) parts.push(`last error: ${recent.text}`);
-    return { ok, broker: 'kafka', detail: parts.join('; ') };
+    return healthReport('kafka', { ok, detail: reachable }, this.#subscriptions, this.#lastError);
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,7 @@ import { ClosedError, errorText, InvalidConfigError } from '../../src/errors.js'
 import type { Receipt } from '../../src/message.js';
 import { importClient } from '../../src/optional-require.js';
 import type { PubSubConfig } from '../../src/url.js';
+import { healthReport, type NotedError } from '../shared/health.js';
 import { startTracked } from '../shared/subscriptions.js';
 import { type PubSubOptions, type PubSubOptionsInput, resolvePubSubOptions } from './config.js';
 import { GRPC, grpcCode } from './errors.js';
@@ -90,7 +91,7 @@ class PubSubAdapter implements Adapter {
   readonly #topology: PubSubTopology;
   readonly #publisher: PubSubPublisher;
   readonly #subscriptions = new Set<PubSubSubscription>();
-  #lastError: { text: string; at: number } | undefined;
+  #lastError: NotedError | undefined;
   #closed = false;
 
   constructor(module: PubSubModule, config: PubSubConfig, options: PubSubOptions) {
@@ -229,15 +230,7 @@ class PubSubAdapter implements Adapter {
         reachable = `${where}: unreachable (${errorText(error)})`;
       }
     }
-    const parts = [reachable];
-    for (const subscription of this.#subscriptions) {
-      const status = subscription.health();
-      if (!status.ok) ok = false;
-      parts.push(status.detail);
-    }
-    const recent = this.#lastError;
-    if (!ok && recent !== undefined && Date.now() - recent.at < 60_000) parts.push(`last error: ${recent.text}`);
-    return { ok, broker: 'pubsub', detail: parts.join('; ') };
+    return healthReport('pubsub', { ok, detail: reachable }, this.#subscriptions, this.#lastError);
   }
 
   async close(): Promise<void> {
